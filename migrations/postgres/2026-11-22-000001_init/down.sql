@@ -1,0 +1,11 @@
+DROP TABLE audit_log;
+DROP TABLE calls;
+DROP TABLE idempotency_keys;
+DROP TABLE records;
+DROP TABLE mappings;
+DROP TABLE tokens;
+DROP TABLE primary_tokens;
+DROP TABLE endpoints;
+DROP TABLE api_keys;
+DROP TABLE sessions;
+DROP TABLE users;

@@ -1,0 +1,152 @@
+//! `/api/v1`: the management API. Handlers stay thin: parse, authorise, call the
+//! store inside a transaction, audit, answer.
+
+pub mod audit;
+pub mod calls;
+pub mod endpoints;
+pub mod me;
+pub mod openapi;
+pub mod session;
+pub mod tokens;
+pub mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::AppError;
+
+const MAX_API_BODY: usize = 1 << 20;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    openapi::routes(cfg);
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(session::routes)
+            .configure(me::routes)
+            .configure(users::routes)
+            .configure(endpoints::routes)
+            .configure(tokens::routes)
+            .configure(calls::routes)
+            .configure(audit::routes),
+    );
+}
+
+/// JSON body extractor whose errors name the offending field (422) or say the
+/// body is not JSON (400), as problem+json.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type.starts_with("application/json") {
+                return Err(AppError::UnsupportedMediaType);
+            }
+            let mut buf = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| AppError::BadRequest("invalid_body", "the request body could not be read".into()))?;
+                if buf.len() + chunk.len() > MAX_API_BODY {
+                    return Err(AppError::PayloadTooLarge(MAX_API_BODY as u64));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            parse_json(&buf).map(ApiJson)
+        })
+    }
+}
+
+/// Parses a JSON body, naming the field of a type error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return Err(AppError::InvalidJson("the body is not valid JSON".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+        let field = if path == "." {
+            // serde names a missing field only in its message: "missing field `x`".
+            message
+                .split('`')
+                .nth(1)
+                .map(str::to_owned)
+                .unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
+        AppError::validation(field, message)
+    })
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().error_handler(|err, _| AppError::InvalidJson(err.to_string()).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        let msg = err.to_string();
+        let field = msg.split('`').nth(1).unwrap_or("query").to_owned();
+        AppError::validation(field, msg.trim_start_matches("Query deserialize error: ")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into())
+}
+
+/// `?limit=&cursor=` of list routes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    pub cursor: Option<i64>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, AppError> {
+        match self.limit {
+            None => Ok(100),
+            Some(n) if (1..=1000).contains(&n) => Ok(n),
+            Some(_) => Err(AppError::validation("limit", "must be from 1 to 1000")),
+        }
+    }
+}
+
+/// Checks a free-text field's length.
+pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), AppError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(AppError::validation(field, format!("must be {min} to {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::validation(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Distinguishes an absent JSON field from an explicit `null` in PATCH bodies.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}

@@ -1,0 +1,106 @@
+//! Login and logout: server-side sessions in a cookie, with a CSRF token for
+//! every mutating call.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiJson;
+use crate::auth::{password, Caller, Role, SESSION_COOKIE};
+use crate::domain::secret::Password;
+use crate::domain::token::TokenValue;
+use crate::error::{AppError, AppResult, Problem};
+use crate::store;
+use crate::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::post().to(login)).route("/logout", web::post().to(logout));
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Password,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub username: String,
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `X-CSRF-Token` on every mutating call made with the session cookie.
+    pub csrf_token: String,
+    pub user: UserSummary,
+}
+
+fn session_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(max_age)
+        .finish()
+}
+
+/// Start a session.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse, headers(("Set-Cookie" = String, description = "portico_session, HttpOnly, SameSite=Strict"))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn login(state: web::Data<AppState>, body: ApiJson<LoginRequest>) -> AppResult<HttpResponse> {
+    let LoginRequest { username, password: presented } = body.0;
+    if username.len() > 64 || presented.expose().len() > 1024 {
+        return Err(AppError::LoginFailed);
+    }
+    let user = {
+        let username = username.clone();
+        state.db(move |conn| Ok(store::users::find_by_username(conn, &username)?)).await?
+    };
+    let user = web::block(move || match user {
+        Some(u) if password::verify(&presented, &u.password_hash) => Some(u),
+        Some(_) => None,
+        None => {
+            password::verify_dummy(&presented);
+            None
+        }
+    })
+    .await?;
+    let Some(user) = user else {
+        tracing::info!(username = %username.chars().take(64).collect::<String>(), "login failed");
+        return Err(AppError::LoginFailed);
+    };
+    let role: Role = user.role.parse().map_err(|_| AppError::Internal)?;
+    let session = TokenValue::generate();
+    let csrf = TokenValue::generate();
+    let now = state.clock.now();
+    let ttl = state.settings.session_ttl;
+    let (session_hash, csrf_hash, user_id) = (session.hash(), csrf.hash(), user.id);
+    state
+        .db(move |conn| Ok(store::users::insert_session(conn, &session_hash, &csrf_hash, user_id, now, now + ttl)?))
+        .await?;
+    tracing::info!(username = %user.username, "login");
+    let max_age = CookieDuration::seconds(ttl.num_seconds());
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(session.expose().to_owned(), state.settings.secure_cookies, max_age))
+        .json(LoginResponse { csrf_token: csrf.expose().to_owned(), user: UserSummary { username: user.username, role } }))
+}
+
+/// End the session: it is deleted on the server, the cookie is cleared.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session",
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn logout(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    if let Some(value) = req.cookie(SESSION_COOKIE).and_then(|c| TokenValue::parse(c.value()).ok()) {
+        let hash = value.hash();
+        state.db(move |conn| Ok(store::users::delete_session(conn, &hash)?)).await?;
+    }
+    tracing::info!(username = %caller.username, "logout");
+    Ok(HttpResponse::NoContent()
+        .cookie(session_cookie(String::new(), state.settings.secure_cookies, CookieDuration::ZERO))
+        .finish())
+}

@@ -1,0 +1,576 @@
+//! `/api/v1/tokens`: secondary ("endpoint") tokens, their lifecycle and mappings.
+
+use std::str::FromStr;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{check_text, double_option, ApiJson};
+use crate::auth::Admin;
+use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method};
+use crate::domain::token::TokenValue;
+use crate::error::{AppError, AppResult, Problem};
+use crate::store::audit::Entry;
+use crate::store::mappings::MappingRow;
+use crate::store::tokens::{NewToken, StateFilter, TokenChanges, TokenRow};
+use crate::store::{self};
+use crate::AppState;
+
+const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tokens", web::get().to(list))
+        .route("/tokens", web::post().to(create))
+        .route("/tokens/bulk", web::post().to(bulk))
+        .route("/tokens/{id}", web::get().to(get))
+        .route("/tokens/{id}", web::patch().to(update))
+        .route("/tokens/{id}", web::delete().to(delete))
+        .route("/tokens/{id}/regenerate", web::post().to(regenerate))
+        .route("/tokens/{id}/deactivate", web::post().to(deactivate))
+        .route("/tokens/{id}/activate", web::post().to(activate))
+        .route("/tokens/{id}/renew", web::post().to(renew))
+        .route("/tokens/{id}/mappings", web::get().to(list_mappings))
+        .route("/tokens/{id}/mappings/{endpoint_id}/{method}", web::put().to(put_mapping))
+        .route("/tokens/{id}/mappings/{endpoint_id}/{method}", web::delete().to(delete_mapping));
+}
+
+/// A secondary token as shown after creation: never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// First and last four characters of the value.
+    pub hint: String,
+    pub enabled: bool,
+    /// `false` once deactivated (retired; unusable, hidden by default).
+    pub active: bool,
+    /// `active`, `inactive`, `disabled`, `expired` or `rotating` (old value in its grace period).
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Until when the value replaced by the last rotation still works.
+    pub rotating_until: Option<DateTime<Utc>>,
+    pub rate_limit_per_minute: Option<i32>,
+    pub ip_allowlist: Option<Vec<String>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenOut {
+    pub fn at(t: TokenRow, now: NaiveDateTime) -> Self {
+        let rotating_until = t.previous_valid_until.filter(|u| *u > now);
+        let status = if !t.active {
+            "inactive"
+        } else if t.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else if !t.enabled {
+            "disabled"
+        } else if rotating_until.is_some() {
+            "rotating"
+        } else {
+            "active"
+        };
+        Self {
+            id: t.id,
+            name: t.name,
+            description: t.description,
+            hint: t.hint,
+            enabled: t.enabled,
+            active: t.active,
+            status: status.into(),
+            expires_at: t.expires_at.map(|x| x.and_utc()),
+            rotating_until: rotating_until.map(|x| x.and_utc()),
+            rate_limit_per_minute: t.rate_limit_per_minute,
+            ip_allowlist: t.ip_allowlist.as_deref().map(|s| IpAllowlist::from_stored(s).entries()),
+            created_by: t.created_by,
+            created_at: t.created_at.and_utc(),
+            updated_at: t.updated_at.and_utc(),
+            last_used_at: t.last_used_at.map(|x| x.and_utc()),
+        }
+    }
+}
+
+impl From<TokenRow> for TokenOut {
+    fn from(t: TokenRow) -> Self {
+        let now = crate::clock::truncate(Utc::now().naive_utc());
+        Self::at(t, now)
+    }
+}
+
+/// A token with its value, in the one response that shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenWithValue {
+    #[serde(flatten)]
+    pub details: TokenOut,
+    /// The 64-character value: shown once, never again.
+    #[serde(rename = "token")]
+    pub token_value: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Recommended: the name of the application that will use it.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// 1 to 1,000,000 requests per minute; absent means unlimited.
+    pub rate_limit_per_minute: Option<i32>,
+    pub ip_allowlist: Option<Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateToken {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// `null` removes the expiry.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub rate_limit_per_minute: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub ip_allowlist: Option<Option<Vec<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateToken {
+    /// Seconds the old value keeps working (default 0: it stops at once).
+    #[serde(default)]
+    pub grace_seconds: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkAction {
+    Enable,
+    Disable,
+    Deactivate,
+    Activate,
+    Delete,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub action: BulkAction,
+    /// 1 to 1000 token ids; all must exist or nothing changes.
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    pub affected: usize,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMapping {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingOut {
+    pub token_id: i64,
+    pub endpoint_id: i64,
+    pub method: Method,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<MappingRow> for MappingOut {
+    fn from(m: MappingRow) -> Self {
+        Self {
+            token_id: m.token_id,
+            endpoint_id: m.endpoint_id,
+            method: Method::from_str(&m.method).unwrap_or(Method::Post),
+            enabled: m.enabled,
+            created_at: m.created_at.and_utc(),
+            updated_at: m.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StateParam {
+    /// `active` (default), `inactive` or `all`.
+    pub state: Option<String>,
+}
+
+pub fn parse_state(s: Option<&str>) -> AppResult<StateFilter> {
+    match s {
+        None | Some("active") => Ok(StateFilter::Active),
+        Some("inactive") => Ok(StateFilter::Inactive),
+        Some("all") => Ok(StateFilter::All),
+        Some(_) => Err(AppError::validation("state", "must be active, inactive or all")),
+    }
+}
+
+fn check_rate(v: Option<i32>) -> AppResult<Option<i32>> {
+    match v {
+        Some(n) if !(1..=1_000_000).contains(&n) => Err(AppError::validation("rate_limit_per_minute", "must be from 1 to 1000000")),
+        other => Ok(other),
+    }
+}
+
+fn check_allowlist(v: Option<Vec<String>>) -> AppResult<Option<String>> {
+    v.map(|entries| {
+        if entries.len() > 256 {
+            return Err(AppError::validation("ip_allowlist", "at most 256 entries"));
+        }
+        IpAllowlist::parse(&entries)
+            .map(|l| l.to_stored())
+            .map_err(|e| AppError::validation("ip_allowlist", e))
+    })
+    .transpose()
+}
+
+fn not_found(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::NotFound => AppError::NotFound("token"),
+        other => other.into(),
+    }
+}
+
+fn audit(conn: &mut crate::db::DbConn, actor: &str, action: &str, id: Option<i64>, detail: serde_json::Value, now: NaiveDateTime) -> AppResult<()> {
+    store::audit::record(conn, Entry { actor, action, target_type: "token", target_id: id, detail }, now)?;
+    Ok(())
+}
+
+/// List tokens (active ones unless `state` says otherwise).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(StateParam),
+    responses((status = 200, body = [TokenOut]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(_admin: Admin, state: web::Data<AppState>, q: web::Query<StateParam>) -> AppResult<HttpResponse> {
+    let filter = parse_state(q.state.as_deref())?;
+    let now = state.clock.now();
+    let rows = state.db(move |conn| Ok(store::tokens::list(conn, filter)?)).await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(|t| TokenOut::at(t, now)).collect::<Vec<_>>()))
+}
+
+/// Create a token; its value is in this response only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<CreateToken>) -> AppResult<HttpResponse> {
+    let req = body.0;
+    check_text("name", &req.name, 1, 200)?;
+    check_text("description", &req.description, 0, 2000)?;
+    let rate = check_rate(req.rate_limit_per_minute)?;
+    let allow = check_allowlist(req.ip_allowlist)?;
+    let now = state.clock.now();
+    let expires_at = req.expires_at.map(|t| crate::clock::truncate(t.naive_utc()));
+    let value = TokenValue::generate();
+    let (hash, hint) = (value.hash(), value.hint());
+    let row = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let row = store::tokens::insert(
+                    conn,
+                    &NewToken {
+                        name: &req.name,
+                        description: &req.description,
+                        token_hash: hash.as_bytes(),
+                        hint: &hint,
+                        enabled: req.enabled,
+                        active: true,
+                        expires_at,
+                        rate_limit_per_minute: rate,
+                        ip_allowlist: allow,
+                        created_by: &caller.username,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+                audit(conn, &caller.username, "token.create", Some(row.id), serde_json::json!({"name": row.name, "hint": row.hint}), now)?;
+                Ok(row)
+            })
+        })
+        .await?;
+    let id = row.id;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/tokens/{id}")))
+        .json(TokenWithValue { details: TokenOut::at(row, now), token_value: value.expose().to_owned() }))
+}
+
+/// One token (without its value).
+#[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let row = state.db(move |conn| store::tokens::find(conn, id).map_err(not_found)).await?;
+    Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
+}
+
+/// Change a token's settings; takes effect for the very next request.
+#[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)), request_body = UpdateToken,
+    responses((status = 200, body = TokenOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: ApiJson<UpdateToken>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let req = body.0;
+    let now = state.clock.now();
+    let mut changes = TokenChanges { updated_at: Some(now), ..TokenChanges::default() };
+    if let Some(name) = req.name {
+        check_text("name", &name, 1, 200)?;
+        changes.name = Some(name);
+    }
+    if let Some(d) = req.description {
+        check_text("description", &d, 0, 2000)?;
+        changes.description = Some(d);
+    }
+    changes.enabled = req.enabled;
+    changes.expires_at = req.expires_at.map(|e| e.map(|t| crate::clock::truncate(t.naive_utc())));
+    changes.rate_limit_per_minute = req.rate_limit_per_minute.map(check_rate).transpose()?;
+    changes.ip_allowlist = req.ip_allowlist.map(check_allowlist).transpose()?;
+    let row = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                store::tokens::find(conn, id).map_err(not_found)?;
+                let row = store::tokens::update(conn, id, &changes)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    "token.update",
+                    Some(id),
+                    serde_json::json!({
+                        "name": changes.name, "description": changes.description, "enabled": changes.enabled,
+                        "expires_at": changes.expires_at, "rate_limit_per_minute": changes.rate_limit_per_minute,
+                        "ip_allowlist": changes.ip_allowlist,
+                    }),
+                    now,
+                )?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
+}
+
+/// Delete a token for good; its calls keep its name in the data viewer.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let t = store::tokens::find(conn, id).map_err(not_found)?;
+                store::tokens::delete(conn, id)?;
+                audit(conn, &caller.username, "token.delete", Some(id), serde_json::json!({"name": t.name, "hint": t.hint}), now)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace the value. With `grace_seconds` the old value keeps working that long
+/// (the token shows as `rotating`); without, it stops at once.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", tag = "tokens", params(("id" = i64, Path)), request_body(content = Option<RegenerateToken>),
+    responses((status = 200, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn regenerate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: web::Bytes) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) { RegenerateToken::default() } else { super::parse_json(&body)? };
+    if !(0..=MAX_GRACE_SECONDS).contains(&req.grace_seconds) {
+        return Err(AppError::validation("grace_seconds", format!("must be from 0 to {MAX_GRACE_SECONDS}")));
+    }
+    let now = state.clock.now();
+    let until = (req.grace_seconds > 0).then(|| now + TimeDelta::seconds(req.grace_seconds));
+    let value = TokenValue::generate();
+    let (hash, hint) = (value.hash(), value.hint());
+    let row = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                store::tokens::find(conn, id).map_err(not_found)?;
+                let row = store::tokens::rotate(conn, id, &hash, &hint, until, now)?;
+                audit(conn, &caller.username, "token.regenerate", Some(id), serde_json::json!({"hint": hint, "grace_seconds": req.grace_seconds}), now)?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenWithValue { details: TokenOut::at(row, now), token_value: value.expose().to_owned() }))
+}
+
+async fn set_field(caller: crate::auth::Caller, state: web::Data<AppState>, id: i64, action: &'static str, changes: TokenChanges) -> AppResult<HttpResponse> {
+    let now = state.clock.now();
+    let changes = TokenChanges { updated_at: Some(now), ..changes };
+    let row = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                store::tokens::find(conn, id).map_err(not_found)?;
+                let row = store::tokens::update(conn, id, &changes)?;
+                audit(conn, &caller.username, action, Some(id), serde_json::json!({"expires_at": changes.expires_at}), now)?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
+}
+
+/// Retire a token: unusable, hidden from the default list, history kept.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/deactivate", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn deactivate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    set_field(caller, state, id.into_inner(), "token.deactivate", TokenChanges { active: Some(false), ..Default::default() }).await
+}
+
+/// Bring a deactivated token back.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/activate", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn activate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    set_field(caller, state, id.into_inner(), "token.activate", TokenChanges { active: Some(true), ..Default::default() }).await
+}
+
+/// Set the expiry to one year from now.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/renew", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn renew(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let until = state.clock.now() + TimeDelta::days(365);
+    set_field(caller, state, id.into_inner(), "token.renew", TokenChanges { expires_at: Some(Some(until)), ..Default::default() }).await
+}
+
+/// Enable, disable, deactivate, activate or delete many tokens at once: all or nothing.
+#[utoipa::path(post, path = "/api/v1/tokens/bulk", tag = "tokens", request_body = BulkRequest,
+    responses((status = 200, body = BulkResult), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn bulk(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<BulkRequest>) -> AppResult<HttpResponse> {
+    let req = body.0;
+    let mut ids = req.ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > 1000 {
+        return Err(AppError::validation("ids", "must list 1 to 1000 token ids"));
+    }
+    let now = state.clock.now();
+    let (action, changes) = match req.action {
+        BulkAction::Enable => ("token.bulk.enable", Some(TokenChanges { enabled: Some(true), ..Default::default() })),
+        BulkAction::Disable => ("token.bulk.disable", Some(TokenChanges { enabled: Some(false), ..Default::default() })),
+        BulkAction::Deactivate => ("token.bulk.deactivate", Some(TokenChanges { active: Some(false), ..Default::default() })),
+        BulkAction::Activate => ("token.bulk.activate", Some(TokenChanges { active: Some(true), ..Default::default() })),
+        BulkAction::Delete => ("token.bulk.delete", None),
+    };
+    let affected = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let found = store::tokens::find_many(conn, &ids)?;
+                if found.len() != ids.len() {
+                    let missing: Vec<i64> = ids.iter().copied().filter(|id| !found.iter().any(|t| t.id == *id)).collect();
+                    return Err(AppError::Validation("ids".into(), format!("unknown token ids: {missing:?}")));
+                }
+                let n = match changes {
+                    Some(c) => store::tokens::update_many(conn, &ids, &TokenChanges { updated_at: Some(now), ..c })?,
+                    None => store::tokens::delete_many(conn, &ids)?,
+                };
+                audit(conn, &caller.username, action, None, serde_json::json!({"ids": ids}), now)?;
+                Ok(n)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(BulkResult { affected }))
+}
+
+/// The token's mappings.
+#[utoipa::path(get, path = "/api/v1/tokens/{id}/mappings", tag = "mappings", params(("id" = i64, Path)),
+    responses((status = 200, body = [MappingOut]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_mappings(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let rows = state
+        .db(move |conn| {
+            store::tokens::find(conn, id).map_err(not_found)?;
+            Ok(store::mappings::of_token(conn, id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(MappingOut::from).collect::<Vec<_>>()))
+}
+
+fn parse_mapping_path(path: (i64, i64, String)) -> AppResult<(i64, i64, Method)> {
+    let (id, endpoint_id, method) = path;
+    let method = Method::from_str(&method).map_err(|e| AppError::validation("method", e))?;
+    Ok((id, endpoint_id, method))
+}
+
+/// Map the token onto (endpoint, method), or set that mapping's `enabled`. Idempotent.
+#[utoipa::path(put, path = "/api/v1/tokens/{id}/mappings/{endpoint_id}/{method}", tag = "mappings",
+    params(("id" = i64, Path), ("endpoint_id" = i64, Path), ("method" = Method, Path)), request_body = PutMapping,
+    responses((status = 200, body = MappingOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_mapping(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64, String)>,
+    body: ApiJson<PutMapping>,
+) -> AppResult<HttpResponse> {
+    let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
+    let enabled = body.0.enabled;
+    let now = state.clock.now();
+    let row = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                store::tokens::find(conn, id).map_err(not_found)?;
+                let e = store::endpoints::find(conn, endpoint_id).map_err(|e| match e {
+                    diesel::result::Error::NotFound => AppError::NotFound("endpoint"),
+                    other => other.into(),
+                })?;
+                let auth = AuthType::from_str(&e.auth).unwrap_or_default();
+                if !primary_methods(auth, e.allow_delete).contains(&method) {
+                    return Err(AppError::validation(
+                        "method",
+                        format!("endpoint '{}' has no {method} primary token to map onto", e.slug),
+                    ));
+                }
+                let (row, created) = store::mappings::put(conn, id, endpoint_id, method, enabled, now)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    if created { "mapping.create" } else { "mapping.update" },
+                    Some(id),
+                    serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled}),
+                    now,
+                )?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MappingOut::from(row)))
+}
+
+/// Remove the mapping.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}/mappings/{endpoint_id}/{method}", tag = "mappings",
+    params(("id" = i64, Path), ("endpoint_id" = i64, Path), ("method" = Method, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn delete_mapping(Admin(caller): Admin, state: web::Data<AppState>, path: web::Path<(i64, i64, String)>) -> AppResult<HttpResponse> {
+    let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
+    let now = state.clock.now();
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                if store::mappings::delete(conn, id, endpoint_id, method)? == 0 {
+                    return Err(AppError::NotFound("mapping"));
+                }
+                audit(conn, &caller.username, "mapping.delete", Some(id), serde_json::json!({"endpoint_id": endpoint_id, "method": method}), now)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

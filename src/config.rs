@@ -1,0 +1,83 @@
+//! Command line and `PORTICO_*` environment.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::Role;
+
+#[derive(Debug, Parser)]
+#[command(name = "portico", version, about = "Portico: endpoint integration hub")]
+pub struct Cli {
+    /// Database: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "PORTICO_DATABASE_URL", default_value = "sqlite://./data/portico.db", global = true)]
+    pub database_url: String,
+
+    /// Log filter, e.g. `info` or `portico=debug,actix_web=info`.
+    #[arg(long, env = "PORTICO_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log lines as JSON instead of text.
+    #[arg(long, env = "PORTICO_LOG_JSON", global = true)]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PORTICO_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Password of the `admin` user created on a database with no users
+    /// (a random one is printed once when unset).
+    #[arg(long, env = "PORTICO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PORTICO_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "PORTICO_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+
+    /// Take the client address from X-Forwarded-For/Forwarded (only behind a proxy you trust).
+    #[arg(long, env = "PORTICO_TRUST_PROXY_HEADERS")]
+    pub trust_proxy_headers: bool,
+
+    /// Mark the session cookie Secure (when served over HTTPS).
+    #[arg(long, env = "PORTICO_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Session lifetime in hours.
+    #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
+    pub session_ttl_hours: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        /// Username.
+        name: String,
+        /// Role of the new user.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}

@@ -1,0 +1,179 @@
+//! Portable table definitions shared by SQLite and PostgreSQL.
+//!
+//! Written by hand (not by `diesel print-schema`) so both backends read the same
+//! types; `tests/schema.rs` selects every column on both to prove it matches the
+//! migrations.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        session_hash -> Binary,
+        csrf_hash -> Binary,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        key_hash -> Binary,
+        hint -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    endpoints (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        auth -> Text,
+        allow_delete -> Bool,
+        enabled -> Bool,
+        max_body_bytes -> BigInt,
+        retention_days -> Nullable<Integer>,
+        ip_allowlist -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    primary_tokens (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        method -> Text,
+        token_hash -> Binary,
+        hint -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        token_hash -> Binary,
+        hint -> Text,
+        previous_hash -> Nullable<Binary>,
+        previous_valid_until -> Nullable<Timestamp>,
+        enabled -> Bool,
+        active -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        rate_limit_per_minute -> Nullable<Integer>,
+        ip_allowlist -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mappings (token_id, endpoint_id, method) {
+        token_id -> BigInt,
+        endpoint_id -> BigInt,
+        method -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    records (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        received_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        principal -> Text,
+        idem_key -> Text,
+        body_hash -> Binary,
+        record_id -> BigInt,
+        received_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        endpoint_id -> Nullable<BigInt>,
+        endpoint_slug -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        code -> Nullable<Text>,
+        token_kind -> Text,
+        token_id -> Nullable<BigInt>,
+        token_name -> Nullable<Text>,
+        token_method -> Nullable<Text>,
+        remote_addr -> Text,
+        user_agent -> Nullable<Text>,
+        request_bytes -> BigInt,
+        response_bytes -> BigInt,
+        duration_us -> BigInt,
+        record_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<BigInt>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
+diesel::joinable!(mappings -> tokens (token_id));
+diesel::joinable!(mappings -> endpoints (endpoint_id));
+diesel::joinable!(records -> endpoints (endpoint_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_keys,
+    endpoints,
+    primary_tokens,
+    tokens,
+    mappings,
+    records,
+    idempotency_keys,
+    calls,
+    audit_log,
+);

@@ -1,0 +1,45 @@
+//! Values that must never be printed: their `Debug` and `Display` redact.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A password as received from a client (login, user creation).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_debug_and_display_redact() {
+        let p = Password::new("hunter2-very-secret".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
+        assert!(!format!("{p}").contains("hunter2"));
+        assert_eq!(p.expose(), "hunter2-very-secret");
+    }
+}

@@ -1,0 +1,72 @@
+//! The `portico` binary: parses the command line and delegates.
+
+use std::io::Read;
+use std::net::TcpListener;
+
+use actix_web::web;
+use anyhow::Context;
+use clap::Parser;
+
+use portico::clock::Clock;
+use portico::config::{Cli, Command, UserCommand};
+use portico::db::{self, DatabaseUrl};
+use portico::domain::secret::Password;
+use portico::{auth, store, AppState, Settings};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    portico::telemetry::init(&cli.log, cli.log_json);
+    let url = DatabaseUrl::parse(&cli.database_url).map_err(|e| anyhow::anyhow!(e))?;
+    match cli.command {
+        Command::Migrate => {
+            let pool = db::connect(&url, 1)?;
+            let applied = db::migrate(&mut *pool.get()?)?;
+            println!("applied {applied} migration(s) to {}", url.redacted());
+            Ok(())
+        }
+        Command::User(UserCommand::Add { name, role }) => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+            let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
+            auth::password::check_strength(&password).map_err(|e| anyhow::anyhow!("password {e}"))?;
+            if name.is_empty() || name.len() > 64 {
+                anyhow::bail!("username must be 1 to 64 characters");
+            }
+            let pool = db::connect(&url, 1)?;
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            if store::users::find_by_username(&mut conn, &name)?.is_some() {
+                anyhow::bail!("user '{name}' already exists");
+            }
+            let hash = auth::password::hash(&password)?;
+            store::users::insert(&mut conn, &name, &hash, role.as_str(), Clock::default().now())?;
+            println!("added user '{name}' with role {}", role.as_str());
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let settings = Settings {
+                trust_proxy_headers: args.trust_proxy_headers,
+                secure_cookies: args.secure_cookies,
+                session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
+                ..Settings::default()
+            };
+            let pool = db::connect(&url, args.db_pool_size.max(2))?;
+            let clock = Clock::default();
+            let admin_password = args.admin_password.map(Password::new);
+            if let Some(generated) = portico::prepare_database(&pool, admin_password, &clock)? {
+                // Printed once, to the terminal, never to the log.
+                println!("Created user 'admin' with password: {}", generated.expose());
+                println!("Store it now: it is not shown again.");
+            }
+            let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
+            tracing::info!(bind = %args.bind, database = %url.redacted(), "portico listening");
+            println!("Portico listening on http://{}", listener.local_addr()?);
+            let state = web::Data::new(AppState::new(pool, clock, settings));
+            actix_web::rt::System::new().block_on(async move {
+                actix_web::rt::spawn(portico::sweep_forever(state.clone()));
+                portico::serve(listener, state, args.workers)?.await
+            })?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The call log: every request to `/e/...`, and the viewer's queries over it.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+use crate::db::schema::{calls, records};
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = calls)]
+pub struct CallRow {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub endpoint_id: Option<i64>,
+    pub endpoint_slug: String,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub code: Option<String>,
+    pub token_kind: String,
+    pub token_id: Option<i64>,
+    pub token_name: Option<String>,
+    pub token_method: Option<String>,
+    pub remote_addr: String,
+    pub user_agent: Option<String>,
+    pub request_bytes: i64,
+    pub response_bytes: i64,
+    pub duration_us: i64,
+    pub record_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = calls)]
+pub struct NewCall {
+    pub at: NaiveDateTime,
+    pub endpoint_id: Option<i64>,
+    pub endpoint_slug: String,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub code: Option<String>,
+    pub token_kind: String,
+    pub token_id: Option<i64>,
+    pub token_name: Option<String>,
+    pub token_method: Option<String>,
+    pub remote_addr: String,
+    pub user_agent: Option<String>,
+    pub request_bytes: i64,
+    pub response_bytes: i64,
+    pub duration_us: i64,
+    pub record_id: Option<i64>,
+}
+
+/// The viewer's filters; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub token_ids: Vec<i64>,
+    pub token_kind: Option<String>,
+    pub endpoint_id: Option<i64>,
+    pub method: Option<String>,
+    /// Inclusive range of statuses (`201` is 201..=201, `4xx` is 400..=499).
+    pub status: Option<(i32, i32)>,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    /// Case-insensitive text in the call's record payload.
+    pub q: Option<String>,
+}
+
+diesel::define_sql_function!(fn lower(x: Text) -> Text);
+
+pub fn insert(conn: &mut DbConn, call: &NewCall) -> QueryResult<i64> {
+    diesel::insert_into(calls::table)
+        .values(call)
+        .returning(calls::id)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<CallRow> {
+    calls::table.find(id).select(CallRow::as_select()).first(conn)
+}
+
+/// Newest first; `before` is the keyset cursor (the last id of the previous page).
+pub fn page(conn: &mut DbConn, f: &CallFilter, before: Option<i64>, limit: i64) -> QueryResult<Vec<CallRow>> {
+    let mut q = calls::table.select(CallRow::as_select()).into_boxed();
+    if !f.token_ids.is_empty() {
+        q = q.filter(calls::token_id.eq_any(f.token_ids.clone()));
+    }
+    if let Some(kind) = &f.token_kind {
+        q = q.filter(calls::token_kind.eq(kind.clone()));
+    }
+    if let Some(endpoint) = f.endpoint_id {
+        q = q.filter(calls::endpoint_id.eq(endpoint));
+    }
+    if let Some(method) = &f.method {
+        q = q.filter(calls::method.eq(method.clone()));
+    }
+    if let Some((lo, hi)) = f.status {
+        q = q.filter(calls::status.between(lo, hi));
+    }
+    if let Some(since) = f.since {
+        q = q.filter(calls::at.ge(since));
+    }
+    if let Some(until) = f.until {
+        q = q.filter(calls::at.lt(until));
+    }
+    if let Some(text) = &f.q {
+        let pattern = super::like_pattern(&text.to_lowercase());
+        let matching = records::table
+            .filter(lower(records::data).like(pattern).escape('\\'))
+            .select(records::id);
+        q = q.filter(calls::record_id.eq_any(matching.nullable()));
+    }
+    if let Some(before) = before {
+        q = q.filter(calls::id.lt(before));
+    }
+    q.order(calls::id.desc()).limit(limit).load(conn)
+}
+
+pub fn count_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(Option<i64>, i64)>> {
+    calls::table
+        .filter(calls::at.ge(since))
+        .group_by(calls::endpoint_id)
+        .select((calls::endpoint_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// What a stats series is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    Token,
+    Endpoint,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StatsRow {
+    #[diesel(sql_type = BigInt)]
+    pub bucket: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub key_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub key_kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub key_name: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub calls: i64,
+    #[diesel(sql_type = BigInt)]
+    pub errors: i64,
+}
+
+/// Calls per key and time bucket (`bucket_secs` wide, starting at epoch multiples).
+pub fn stats(
+    conn: &mut DbConn,
+    by: StatsBy,
+    bucket_secs: i64,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<StatsRow>> {
+    let (key_id, key_kind, key_name) = match by {
+        StatsBy::Token => ("token_id", "token_kind", "MAX(token_name)"),
+        StatsBy::Endpoint => ("endpoint_id", "'endpoint'", "MAX(endpoint_slug)"),
+    };
+    // The bucket expression is the only backend difference: epoch seconds from a timestamp.
+    let epoch = match conn {
+        DbConn::Sqlite(_) => "CAST(strftime('%s', at) AS BIGINT)",
+        DbConn::Postgres(_) => "CAST(floor(extract(epoch FROM at)) AS BIGINT)",
+    };
+    let (p1, p2, p3) = match conn {
+        DbConn::Sqlite(_) => ("?1", "?2", "?3"),
+        DbConn::Postgres(_) => ("$1", "$2", "$3"),
+    };
+    let sql = format!(
+        "SELECT ({epoch} / {p1}) * {p1} AS bucket, {key_id} AS key_id, {key_kind} AS key_kind, \
+         {key_name} AS key_name, COUNT(*) AS calls, \
+         COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
+         FROM calls WHERE at >= {p2} AND at < {p3} \
+         GROUP BY bucket, {key_id}, key_kind ORDER BY bucket, key_id"
+    );
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(sql)
+            .bind::<BigInt, _>(bucket_secs)
+            .bind::<Timestamp, _>(since)
+            .bind::<Timestamp, _>(until)
+            .load(c),
+        DbConn::Postgres(c) => diesel::sql_query(sql)
+            .bind::<BigInt, _>(bucket_secs)
+            .bind::<Timestamp, _>(since)
+            .bind::<Timestamp, _>(until)
+            .load(c),
+    }
+}

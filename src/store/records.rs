@@ -1,0 +1,100 @@
+//! Records posted to endpoints.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::records;
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = records)]
+pub struct RecordRow {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub received_at: NaiveDateTime,
+    pub data: String,
+}
+
+/// Keyset page of an endpoint's records, oldest first.
+#[derive(Debug, Default, Clone)]
+pub struct RecordQuery {
+    pub after: Option<i64>,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    /// Records received before this moment are past retention and not served.
+    pub not_before: Option<NaiveDateTime>,
+    pub limit: i64,
+}
+
+pub fn insert(conn: &mut DbConn, endpoint_id: i64, received_at: NaiveDateTime, data: &str) -> QueryResult<i64> {
+    diesel::insert_into(records::table)
+        .values((
+            records::endpoint_id.eq(endpoint_id),
+            records::received_at.eq(received_at),
+            records::data.eq(data),
+        ))
+        .returning(records::id)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, endpoint_id: i64, id: i64) -> QueryResult<Option<RecordRow>> {
+    records::table
+        .filter(records::endpoint_id.eq(endpoint_id))
+        .filter(records::id.eq(id))
+        .select(RecordRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_data(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
+    records::table.find(id).select(records::data).first(conn).optional()
+}
+
+pub fn page(conn: &mut DbConn, endpoint_id: i64, q: &RecordQuery) -> QueryResult<Vec<RecordRow>> {
+    let mut query = records::table
+        .filter(records::endpoint_id.eq(endpoint_id))
+        .select(RecordRow::as_select())
+        .into_boxed();
+    if let Some(after) = q.after {
+        query = query.filter(records::id.gt(after));
+    }
+    if let Some(since) = q.since {
+        query = query.filter(records::received_at.ge(since));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(records::received_at.lt(until));
+    }
+    if let Some(not_before) = q.not_before {
+        query = query.filter(records::received_at.ge(not_before));
+    }
+    query.order(records::id.asc()).limit(q.limit).load(conn)
+}
+
+pub fn delete(conn: &mut DbConn, endpoint_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::delete(
+        records::table
+            .filter(records::endpoint_id.eq(endpoint_id))
+            .filter(records::id.eq(id)),
+    )
+    .execute(conn)
+}
+
+pub fn delete_all(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<usize> {
+    diesel::delete(records::table.filter(records::endpoint_id.eq(endpoint_id))).execute(conn)
+}
+
+pub fn delete_older_than(conn: &mut DbConn, endpoint_id: i64, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        records::table
+            .filter(records::endpoint_id.eq(endpoint_id))
+            .filter(records::received_at.lt(cutoff)),
+    )
+    .execute(conn)
+}
+
+pub fn count(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<i64> {
+    records::table
+        .filter(records::endpoint_id.eq(endpoint_id))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,197 @@
+//! Users, their sessions and their personal API keys.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{api_keys, sessions, users};
+use crate::db::DbConn;
+use crate::domain::token::TokenHash;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub hint: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: i64,
+    pub session_hash: Vec<u8>,
+    pub csrf_hash: Vec<u8>,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: &str, now: NaiveDateTime) -> QueryResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values((
+            users::username.eq(username),
+            users::password_hash.eq(password_hash),
+            users::role.eq(role),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .returning(users::id)
+        .get_result::<i64>(conn)
+        .and_then(|id| find(conn, id))
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<UserRow> {
+    users::table.find(id).select(UserRow::as_select()).first(conn)
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
+    users::table.order(users::username.asc()).select(UserRow::as_select()).load(conn)
+}
+
+pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.filter(users::role.eq("admin")).count().get_result(conn)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: i64,
+    role: Option<&str>,
+    password_hash: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<UserRow> {
+    if let Some(role) = role {
+        diesel::update(users::table.find(id)).set(users::role.eq(role)).execute(conn)?;
+    }
+    if let Some(hash) = password_hash {
+        diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn)?;
+    }
+    diesel::update(users::table.find(id)).set(users::updated_at.eq(now)).execute(conn)?;
+    find(conn, id)
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn)
+}
+
+pub fn insert_session(
+    conn: &mut DbConn,
+    session: &TokenHash,
+    csrf: &TokenHash,
+    user_id: i64,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::session_hash.eq(session.as_bytes()),
+            sessions::csrf_hash.eq(csrf.as_bytes()),
+            sessions::user_id.eq(user_id),
+            sessions::created_at.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A live session and its user.
+pub fn find_session(conn: &mut DbConn, session: &TokenHash, now: NaiveDateTime) -> QueryResult<Option<(SessionRow, UserRow)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::session_hash.eq(session.as_bytes()))
+        .filter(sessions::expires_at.gt(now))
+        .select((SessionRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_session(conn: &mut DbConn, session: &TokenHash) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::session_hash.eq(session.as_bytes()))).execute(conn)
+}
+
+pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+pub fn purge_sessions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
+}
+
+pub fn insert_api_key(
+    conn: &mut DbConn,
+    user_id: i64,
+    name: &str,
+    hash: &TokenHash,
+    hint: &str,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<ApiKeyRow> {
+    let id = diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::user_id.eq(user_id),
+            api_keys::name.eq(name),
+            api_keys::key_hash.eq(hash.as_bytes()),
+            api_keys::hint.eq(hint),
+            api_keys::created_at.eq(now),
+            api_keys::expires_at.eq(expires_at),
+        ))
+        .returning(api_keys::id)
+        .get_result::<i64>(conn)?;
+    api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn)
+}
+
+pub fn api_keys_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiKeyRow>> {
+    api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .order(api_keys::id.asc())
+        .select(ApiKeyRow::as_select())
+        .load(conn)
+}
+
+pub fn delete_api_key(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::delete(api_keys::table.filter(api_keys::id.eq(id)).filter(api_keys::user_id.eq(user_id))).execute(conn)
+}
+
+/// A key that is not expired, and its user.
+pub fn find_api_key(conn: &mut DbConn, hash: &TokenHash, now: NaiveDateTime) -> QueryResult<Option<(ApiKeyRow, UserRow)>> {
+    api_keys::table
+        .inner_join(users::table)
+        .filter(api_keys::key_hash.eq(hash.as_bytes()))
+        .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+        .select((ApiKeyRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn touch_api_key(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(api_keys::table.find(id))
+        .set(api_keys::last_used_at.eq(now))
+        .execute(conn)
+}
