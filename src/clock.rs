@@ -31,7 +31,8 @@ pub fn truncate(t: NaiveDateTime) -> NaiveDateTime {
 
 /// RFC 3339 with a `Z`, the form every timestamp takes in responses.
 pub fn rfc3339(t: NaiveDateTime) -> String {
-    DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Parses an RFC 3339 timestamp into naive UTC.

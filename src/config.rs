@@ -8,7 +8,12 @@ use crate::auth::Role;
 #[command(name = "portico", version, about = "Portico: endpoint integration hub")]
 pub struct Cli {
     /// Database: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "PORTICO_DATABASE_URL", default_value = "sqlite://./data/portico.db", global = true)]
+    #[arg(
+        long,
+        env = "PORTICO_DATABASE_URL",
+        default_value = "sqlite://./data/portico.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Log filter, e.g. `info` or `portico=debug,actix_web=info`.

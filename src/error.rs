@@ -156,7 +156,9 @@ impl ResponseError for AppError {
             AppError::Unauthenticated | AppError::LoginFailed => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::CsrfFailed => StatusCode::FORBIDDEN,
             AppError::Conflict(..) => StatusCode::CONFLICT,
-            AppError::Denied(d) => StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN),
+            AppError::Denied(d) => {
+                StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -172,7 +174,11 @@ impl ResponseError for AppError {
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
             AppError::Denied(d) if d.status() == 401 => {
-                let error = if *d == Denial::TokenMissing { "" } else { ", error=\"invalid_token\"" };
+                let error = if *d == Denial::TokenMissing {
+                    ""
+                } else {
+                    ", error=\"invalid_token\""
+                };
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     format!("Bearer realm=\"portico\"{error}"),
@@ -201,9 +207,10 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound("resource"),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::Conflict("conflict", "a resource with this value already exists".into())
-            }
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict(
+                "conflict",
+                "a resource with this value already exists".into(),
+            ),
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 tracing::error!("database connection closed");
                 AppError::Unavailable

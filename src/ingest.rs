@@ -81,13 +81,27 @@ enum Target {
     Item(Option<i64>),
 }
 
-async fn collection(req: HttpRequest, path: web::Path<String>, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn collection(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     handle(req, path.into_inner(), Target::Collection, body, state).await
 }
 
-async fn item(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn item(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, id) = path.into_inner();
-    let target = if id == "all" { Target::All } else { Target::Item(id.parse::<i64>().ok().filter(|n| *n > 0)) };
+    let target = if id == "all" {
+        Target::All
+    } else {
+        Target::Item(id.parse::<i64>().ok().filter(|n| *n > 0))
+    };
     handle(req, slug, target, body, state).await
 }
 
@@ -108,7 +122,11 @@ fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
 
 /// The bearer header, else the `access_token` query parameter.
 fn presented_token(req: &HttpRequest) -> Option<String> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some((scheme, token)) = value.split_once(' ') {
             if scheme.eq_ignore_ascii_case("bearer") {
                 return Some(token.trim().to_owned());
@@ -123,14 +141,22 @@ fn presented_token(req: &HttpRequest) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-async fn handle(req: HttpRequest, slug: String, target: Target, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    slug: String,
+    target: Target,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let remote = client_address(&req, state.settings.trust_proxy_headers);
     let incoming = Incoming {
         method: req.method().clone(),
         slug: slug.chars().take(200).collect(),
         target: redacted_target(req.path(), req.query_string()),
         remote,
-        remote_text: remote.map(|ip| ip.to_canonical().to_string()).unwrap_or_default(),
+        remote_text: remote
+            .map(|ip| ip.to_canonical().to_string())
+            .unwrap_or_default(),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -142,7 +168,10 @@ async fn handle(req: HttpRequest, slug: String, target: Target, body: web::Paylo
         started: Instant::now(),
         now: state.clock.now(),
     };
-    let mut facts = CallFacts { token_kind: "none", ..CallFacts::default() };
+    let mut facts = CallFacts {
+        token_kind: "none",
+        ..CallFacts::default()
+    };
     let result = process(&state, &incoming, target, body, &mut facts).await;
     let (response, code, logged) = match result {
         Ok(Outcome { response, logged }) => (response, None, logged),
@@ -155,13 +184,20 @@ async fn handle(req: HttpRequest, slug: String, target: Target, body: web::Paylo
     };
     if !logged {
         let call = call_row(&incoming, &facts, status, code, response_bytes);
-        if let Err(e) = state.db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from)).await {
+        if let Err(e) = state
+            .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
+            .await
+        {
             tracing::error!(error = %e, "could not write the call log");
         }
     }
     state.metrics.observe(
         IngestLabels {
-            endpoint: if facts.endpoint_id.is_some() { incoming.slug.clone() } else { "-".into() },
+            endpoint: if facts.endpoint_id.is_some() {
+                incoming.slug.clone()
+            } else {
+                "-".into()
+            },
             method: incoming.method.to_string(),
             status: status.as_u16(),
         },
@@ -170,7 +206,13 @@ async fn handle(req: HttpRequest, slug: String, target: Target, body: web::Paylo
     response
 }
 
-fn call_row(incoming: &Incoming, facts: &CallFacts, status: StatusCode, code: Option<&str>, response_bytes: i64) -> NewCall {
+fn call_row(
+    incoming: &Incoming,
+    facts: &CallFacts,
+    status: StatusCode,
+    code: Option<&str>,
+    response_bytes: i64,
+) -> NewCall {
     NewCall {
         at: incoming.now,
         endpoint_id: facts.endpoint_id,
@@ -200,7 +242,10 @@ struct Outcome {
 
 impl From<HttpResponse> for Outcome {
     fn from(response: HttpResponse) -> Self {
-        Outcome { response, logged: false }
+        Outcome {
+            response,
+            logged: false,
+        }
     }
 }
 
@@ -211,7 +256,13 @@ struct Lookup {
     primary_id: Option<i64>,
 }
 
-fn lookup(conn: &mut DbConn, slug: &str, method: Method, token: Option<&TokenValue>, malformed: bool) -> Result<Option<Lookup>, AppError> {
+fn lookup(
+    conn: &mut DbConn,
+    slug: &str,
+    method: Method,
+    token: Option<&TokenValue>,
+    malformed: bool,
+) -> Result<Option<Lookup>, AppError> {
     let Some(endpoint) = store::endpoints::find_by_slug(conn, slug)? else {
         return Ok(None);
     };
@@ -221,7 +272,9 @@ fn lookup(conn: &mut DbConn, slug: &str, method: Method, token: Option<&TokenVal
         (None, false) => Presented::Missing,
         (Some(value), false) => {
             let hash = value.hash();
-            if let Some(p) = store::endpoints::find_primary_by_hash(conn, &hash)?.filter(|p| hash.matches(&p.token_hash)) {
+            if let Some(p) = store::endpoints::find_primary_by_hash(conn, &hash)?
+                .filter(|p| hash.matches(&p.token_hash))
+            {
                 primary_id = Some(p.id);
                 Presented::Primary {
                     endpoint_id: p.endpoint_id,
@@ -229,7 +282,8 @@ fn lookup(conn: &mut DbConn, slug: &str, method: Method, token: Option<&TokenVal
                 }
             } else if let Some(t) = store::tokens::find_by_hash(conn, &hash)? {
                 let matched_previous = !hash.matches(&t.token_hash);
-                if matched_previous && !t.previous_hash.as_deref().is_some_and(|h| hash.matches(h)) {
+                if matched_previous && !t.previous_hash.as_deref().is_some_and(|h| hash.matches(h))
+                {
                     Presented::Unknown
                 } else {
                     let mapping = store::mappings::find(conn, t.id, endpoint.id, method)?;
@@ -251,7 +305,11 @@ fn lookup(conn: &mut DbConn, slug: &str, method: Method, token: Option<&TokenVal
             }
         }
     };
-    Ok(Some(Lookup { endpoint, presented, primary_id }))
+    Ok(Some(Lookup {
+        endpoint,
+        presented,
+        primary_id,
+    }))
 }
 
 async fn process(
@@ -285,7 +343,12 @@ async fn process(
     let found = state
         .db(move |conn| lookup(conn, &slug, method, token.as_ref(), malformed))
         .await?;
-    let Some(Lookup { endpoint, presented, primary_id }) = found else {
+    let Some(Lookup {
+        endpoint,
+        presented,
+        primary_id,
+    }) = found
+    else {
         return Err(AppError::EndpointNotFound);
     };
     facts.endpoint_id = Some(endpoint.id);
@@ -311,17 +374,28 @@ async fn process(
     }
 
     if method == Method::Delete && !endpoint.allow_delete {
-        return Err(AppError::MethodNotAllowed("deleting is not allowed on this endpoint".into()));
+        return Err(AppError::MethodNotAllowed(
+            "deleting is not allowed on this endpoint".into(),
+        ));
     }
 
     let access = EndpointAccess {
         id: endpoint.id,
         auth,
         enabled: endpoint.enabled,
-        ip_allowlist: endpoint.ip_allowlist.as_deref().map(IpAllowlist::from_stored),
+        ip_allowlist: endpoint
+            .ip_allowlist
+            .as_deref()
+            .map(IpAllowlist::from_stored),
     };
-    let principal = decide(&access, method, &presented, incoming.remote, incoming.now).map_err(AppError::Denied)?;
-    if let Principal::Secondary { id, rate_limit_per_minute: Some(rpm), .. } = &principal {
+    let principal = decide(&access, method, &presented, incoming.remote, incoming.now)
+        .map_err(AppError::Denied)?;
+    if let Principal::Secondary {
+        id,
+        rate_limit_per_minute: Some(rpm),
+        ..
+    } = &principal
+    {
         let rpm = u32::try_from(*rpm).unwrap_or(0);
         state
             .limiter
@@ -332,7 +406,11 @@ async fn process(
     let retention_cutoff = endpoint
         .retention_days
         .map(|days| incoming.now - TimeDelta::days(i64::from(days)));
-    let used = Used { principal: principal.clone(), primary_id, now: incoming.now };
+    let used = Used {
+        principal: principal.clone(),
+        primary_id,
+        now: incoming.now,
+    };
 
     match (method, target) {
         (Method::Post, _) => post(state, incoming, &endpoint, used, body, facts).await,
@@ -353,8 +431,16 @@ async fn process(
             for r in page {
                 records.push(record_out(r.id, r.received_at, &r.data)?);
             }
-            let next = if more { page.last().map(|r| r.id) } else { None };
-            Ok(json(StatusCode::OK, &serde_json::json!({ "records": records, "next": next })).into())
+            let next = if more {
+                page.last().map(|r| r.id)
+            } else {
+                None
+            };
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "records": records, "next": next }),
+            )
+            .into())
         }
         (Method::Get, Target::Item(id)) | (Method::Delete, Target::Item(id)) => {
             let id = id.ok_or(AppError::NotFound("record"))?;
@@ -383,13 +469,18 @@ async fn process(
                 .filter(|r| retention_cutoff.is_none_or(|cut| r.received_at >= cut))
                 .ok_or(AppError::NotFound("record"))?;
             facts.record_id = Some(row.id);
-            Ok(json(StatusCode::OK, &record_out(row.id, row.received_at, &row.data)?).into())
+            Ok(json(
+                StatusCode::OK,
+                &record_out(row.id, row.received_at, &row.data)?,
+            )
+            .into())
         }
         (Method::Delete, _) => {
             let endpoint_id = endpoint.id;
             let deleted = state
                 .db(move |conn| {
-                    let n = conn.transaction(|conn| store::records::delete_all(conn, endpoint_id))?;
+                    let n =
+                        conn.transaction(|conn| store::records::delete_all(conn, endpoint_id))?;
                     used.touch(conn)?;
                     Ok(n)
                 })
@@ -432,7 +523,11 @@ impl Used {
 
 fn record_out(id: i64, received_at: NaiveDateTime, data: &str) -> Result<RecordOut<'_>, AppError> {
     let data: &RawValue = serde_json::from_str(data).map_err(|_| AppError::Internal)?;
-    Ok(RecordOut { id, received_at: crate::clock::rfc3339(received_at), data })
+    Ok(RecordOut {
+        id,
+        received_at: crate::clock::rfc3339(received_at),
+        data,
+    })
 }
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
@@ -442,7 +537,9 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
 }
 
 fn query_pairs(query: &str) -> Result<Vec<(String, String)>, AppError> {
-    serde_urlencoded::from_str(query).map_err(|_| AppError::BadRequest("invalid_parameter", "the query string is malformed".into()))
+    serde_urlencoded::from_str(query).map_err(|_| {
+        AppError::BadRequest("invalid_parameter", "the query string is malformed".into())
+    })
 }
 
 fn list_limit(query: &str) -> Result<i64, AppError> {
@@ -452,16 +549,29 @@ fn list_limit(query: &str) -> Result<i64, AppError> {
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| AppError::BadRequest("invalid_parameter", format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "invalid_parameter",
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                )
+            }),
     }
 }
 
 fn list_query(query: &str, not_before: Option<NaiveDateTime>) -> Result<RecordQuery, AppError> {
-    let mut q = RecordQuery { limit: list_limit(query)? + 1, not_before, ..RecordQuery::default() };
+    let mut q = RecordQuery {
+        limit: list_limit(query)? + 1,
+        not_before,
+        ..RecordQuery::default()
+    };
     for (k, v) in query_pairs(query)? {
         let bad = |msg: String| AppError::BadRequest("invalid_parameter", msg);
         match k.as_str() {
-            "after" => q.after = Some(v.parse::<i64>().map_err(|_| bad("after must be a record id (the `next` of a previous page)".into()))?),
+            "after" => {
+                q.after = Some(v.parse::<i64>().map_err(|_| {
+                    bad("after must be a record id (the `next` of a previous page)".into())
+                })?)
+            }
             "since" => q.since = Some(parse_rfc3339(&v).map_err(|e| bad(format!("since {e}")))?),
             "until" => q.until = Some(parse_rfc3339(&v).map_err(|e| bad(format!("until {e}")))?),
             _ => {}
@@ -471,17 +581,32 @@ fn list_query(query: &str, not_before: Option<NaiveDateTime>) -> Result<RecordQu
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-async fn read_body(mut body: web::Payload, limit: u64, facts: &mut CallFacts) -> Result<web::BytesMut, AppError> {
+async fn read_body(
+    mut body: web::Payload,
+    limit: u64,
+    facts: &mut CallFacts,
+) -> Result<web::BytesMut, AppError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| AppError::BadRequest("invalid_body", "the request body could not be read".into()))?;
+        let chunk = chunk.map_err(|_| {
+            AppError::BadRequest("invalid_body", "the request body could not be read".into())
+        })?;
         facts.request_bytes += chunk.len() as i64;
         if (buf.len() + chunk.len()) as u64 > limit {
             return Err(AppError::PayloadTooLarge(limit));
@@ -530,9 +655,14 @@ async fn post(
     }
     let idem_key = idempotency_key(&incoming.headers)?;
     let bytes = read_body(body, limit, facts).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| AppError::InvalidJson("not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| AppError::InvalidJson("not UTF-8".into()))?;
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Err(AppError::InvalidJson(format!("line {} column {}", e.line(), e.column())));
+        return Err(AppError::InvalidJson(format!(
+            "line {} column {}",
+            e.line(),
+            e.column()
+        )));
     }
     let data = text.to_owned();
     let body_hash = Sha256::digest(bytes.as_ref()).to_vec();
@@ -583,7 +713,8 @@ async fn post(
     let location = format!("/e/{slug}/{record_id}");
     let body = serde_json::json!({ "id": record_id, "received_at": crate::clock::rfc3339(truncate(received_at)) }).to_string();
     let mut res = HttpResponse::Created();
-    res.content_type("application/json").insert_header((header::LOCATION, location));
+    res.content_type("application/json")
+        .insert_header((header::LOCATION, location));
     if replayed {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
@@ -593,8 +724,14 @@ async fn post(
     call.request_bytes = facts.request_bytes;
     call.response_bytes = body.len() as i64;
     call.duration_us = i64::try_from(incoming.started.elapsed().as_micros()).unwrap_or(i64::MAX);
-    if let Err(e) = state.db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from)).await {
+    if let Err(e) = state
+        .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
+        .await
+    {
         tracing::error!(error = %e, "could not write the call log");
     }
-    Ok(Outcome { response, logged: true })
+    Ok(Outcome {
+        response,
+        logged: true,
+    })
 }

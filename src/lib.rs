@@ -92,7 +92,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Starts the HTTP server on `listener`.
-pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: Option<usize>) -> std::io::Result<Server> {
+pub fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -112,7 +116,11 @@ pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: Option<
 
 /// Applies migrations and makes sure an admin exists. Returns the generated
 /// password when this call created the first admin without one being given.
-pub fn prepare_database(pool: &DbPool, admin_password: Option<Password>, clock: &Clock) -> anyhow::Result<Option<Password>> {
+pub fn prepare_database(
+    pool: &DbPool,
+    admin_password: Option<Password>,
+    clock: &Clock,
+) -> anyhow::Result<Option<Password>> {
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
     if store::users::count(&mut conn)? > 0 {
@@ -120,10 +128,19 @@ pub fn prepare_database(pool: &DbPool, admin_password: Option<Password>, clock: 
     }
     let (password, generated) = match admin_password {
         Some(p) => (p, false),
-        None => (Password::new(domain::token::TokenValue::generate().expose()[..24].to_owned()), true),
+        None => (
+            Password::new(domain::token::TokenValue::generate().expose()[..24].to_owned()),
+            true,
+        ),
     };
     let hash = auth::password::hash(&password)?;
-    store::users::insert(&mut conn, "admin", &hash, auth::Role::Admin.as_str(), clock.now())?;
+    store::users::insert(
+        &mut conn,
+        "admin",
+        &hash,
+        auth::Role::Admin.as_str(),
+        clock.now(),
+    )?;
     Ok(generated.then_some(password))
 }
 

@@ -38,7 +38,10 @@ mod tests {
 
     #[test]
     fn refuses_past_the_limit_until_the_next_minute() {
-        let t = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(10, 0, 45).unwrap();
+        let t = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 45)
+            .unwrap();
         let l = RateLimiter::default();
         assert!(l.check(1, 2, t).is_ok());
         assert!(l.check(1, 2, t).is_ok());

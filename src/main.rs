@@ -26,9 +26,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Add { name, role }) => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from stdin")?;
             let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
-            auth::password::check_strength(&password).map_err(|e| anyhow::anyhow!("password {e}"))?;
+            auth::password::check_strength(&password)
+                .map_err(|e| anyhow::anyhow!("password {e}"))?;
             if name.is_empty() || name.len() > 64 {
                 anyhow::bail!("username must be 1 to 64 characters");
             }
@@ -39,7 +42,13 @@ fn main() -> anyhow::Result<()> {
                 anyhow::bail!("user '{name}' already exists");
             }
             let hash = auth::password::hash(&password)?;
-            store::users::insert(&mut conn, &name, &hash, role.as_str(), Clock::default().now())?;
+            store::users::insert(
+                &mut conn,
+                &name,
+                &hash,
+                role.as_str(),
+                Clock::default().now(),
+            )?;
             println!("added user '{name}' with role {}", role.as_str());
             Ok(())
         }
@@ -58,7 +67,8 @@ fn main() -> anyhow::Result<()> {
                 println!("Created user 'admin' with password: {}", generated.expose());
                 println!("Store it now: it is not shown again.");
             }
-            let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
+            let listener =
+                TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
             tracing::info!(bind = %args.bind, database = %url.redacted(), "portico listening");
             println!("Portico listening on http://{}", listener.local_addr()?);
             let state = web::Data::new(AppState::new(pool, clock, settings));

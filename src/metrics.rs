@@ -35,7 +35,11 @@ impl Metrics {
             "Time to answer a request to /e/...",
             latency.clone(),
         );
-        Self { registry, requests, latency }
+        Self {
+            registry,
+            requests,
+            latency,
+        }
     }
 
     pub fn observe(&self, labels: IngestLabels, seconds: f64) {

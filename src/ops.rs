@@ -20,7 +20,10 @@ async fn healthz() -> HttpResponse {
 /// The database answers.
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state
-        .db(|conn| conn.batch_execute("SELECT 1").map_err(|_| AppError::Unavailable))
+        .db(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(|_| AppError::Unavailable)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

@@ -11,8 +11,14 @@ use tracing_subscriber::EnvFilter;
 /// Sets up the global subscriber: JSON or human-readable lines on stderr.
 pub fn init(filter: &str, json: bool) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The query string with the value of every `access_token` replaced.
@@ -40,7 +46,11 @@ fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let n: u128 = rand::random();
@@ -64,7 +74,8 @@ pub async fn request_log(
         tracing::info!(%method, target = %target, status, duration_ms = started.elapsed().as_secs_f64() * 1e3, "handled");
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
 }
@@ -75,8 +86,14 @@ mod tests {
 
     #[test]
     fn access_token_values_are_redacted() {
-        assert_eq!(redact_query("limit=5&access_token=abc&x=1"), "limit=5&access_token=[redacted]&x=1");
+        assert_eq!(
+            redact_query("limit=5&access_token=abc&x=1"),
+            "limit=5&access_token=[redacted]&x=1"
+        );
         assert_eq!(redacted_target("/e/a", ""), "/e/a");
-        assert_eq!(redacted_target("/e/a", "access_token=s"), "/e/a?access_token=[redacted]");
+        assert_eq!(
+            redacted_target("/e/a", "access_token=s"),
+            "/e/a?access_token=[redacted]"
+        );
     }
 }

@@ -37,10 +37,16 @@ pub struct AuditPage {
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(PageParams),
     responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(_admin: Admin, state: web::Data<AppState>, page: web::Query<PageParams>) -> AppResult<HttpResponse> {
+pub async fn list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> AppResult<HttpResponse> {
     let limit = page.limit()?;
     let cursor = page.cursor;
-    let mut rows = state.db(move |conn| Ok(store::audit::page(conn, cursor, limit + 1)?)).await?;
+    let mut rows = state
+        .db(move |conn| Ok(store::audit::page(conn, cursor, limit + 1)?))
+        .await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id)

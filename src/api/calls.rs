@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::clock::parse_rfc3339;
 use crate::error::{AppError, AppResult, Problem};
-use crate::store::calls::{CallFilter, CallRow, StatsBy};
 use crate::store;
+use crate::store::calls::{CallFilter, CallRow, StatsBy};
 use crate::AppState;
 
 const EXPORT_PAGE: i64 = 1000;
@@ -70,30 +70,52 @@ struct Parsed {
 }
 
 fn parse_params(query: &str) -> AppResult<Parsed> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|_| AppError::validation("query", "the query string is malformed"))?;
-    let mut p = Parsed { filter: CallFilter::default(), limit: 100, cursor: None, format: None };
-    let int = |field: &str, v: &str| v.parse::<i64>().map_err(|_| AppError::validation(field, "must be an integer"));
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| AppError::validation("query", "the query string is malformed"))?;
+    let mut p = Parsed {
+        filter: CallFilter::default(),
+        limit: 100,
+        cursor: None,
+        format: None,
+    };
+    let int = |field: &str, v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| AppError::validation(field, "must be an integer"))
+    };
     for (k, v) in pairs {
         match k.as_str() {
             "token" => p.filter.token_ids.push(int("token", &v)?),
             "token_kind" => {
                 if !["primary", "secondary", "none", "unknown"].contains(&v.as_str()) {
-                    return Err(AppError::validation("token_kind", "must be primary, secondary, none or unknown"));
+                    return Err(AppError::validation(
+                        "token_kind",
+                        "must be primary, secondary, none or unknown",
+                    ));
                 }
                 p.filter.token_kind = Some(v);
             }
             "endpoint" => p.filter.endpoint_id = Some(int("endpoint", &v)?),
             "method" => {
                 let m = v.to_ascii_uppercase();
-                if !["POST", "GET", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"].contains(&m.as_str()) {
-                    return Err(AppError::validation("method", "must be an HTTP method such as POST, GET or DELETE"));
+                if !["POST", "GET", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]
+                    .contains(&m.as_str())
+                {
+                    return Err(AppError::validation(
+                        "method",
+                        "must be an HTTP method such as POST, GET or DELETE",
+                    ));
                 }
                 p.filter.method = Some(m);
             }
             "status" => p.filter.status = Some(parse_status(&v)?),
-            "since" => p.filter.since = Some(parse_rfc3339(&v).map_err(|e| AppError::validation("since", e))?),
-            "until" => p.filter.until = Some(parse_rfc3339(&v).map_err(|e| AppError::validation("until", e))?),
+            "since" => {
+                p.filter.since =
+                    Some(parse_rfc3339(&v).map_err(|e| AppError::validation("since", e))?)
+            }
+            "until" => {
+                p.filter.until =
+                    Some(parse_rfc3339(&v).map_err(|e| AppError::validation("until", e))?)
+            }
             "q" => {
                 if v.chars().count() > 200 {
                     return Err(AppError::validation("q", "must be at most 200 characters"));
@@ -120,7 +142,12 @@ fn parse_params(query: &str) -> AppResult<Parsed> {
 }
 
 fn parse_status(v: &str) -> AppResult<(i32, i32)> {
-    let bad = || AppError::validation("status", "must be a status from 100 to 599 or a class like 4xx");
+    let bad = || {
+        AppError::validation(
+            "status",
+            "must be a status from 100 to 599 or a class like 4xx",
+        )
+    };
     if let Some(class) = v.strip_suffix("xx") {
         let c: i32 = class.parse().map_err(|_| bad())?;
         if !(1..=5).contains(&c) {
@@ -205,7 +232,11 @@ pub struct CallDetail {
 /// Calls, newest first, filtered.
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(CallParams),
     responses((status = 200, body = CallPage), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(_caller: Caller, req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub async fn list(
+    _caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let p = parse_params(req.query_string())?;
     let limit = p.limit;
     let rows = state
@@ -221,13 +252,20 @@ fn page_of(mut rows: Vec<CallRow>, limit: i64) -> CallPage {
     } else {
         None
     };
-    CallPage { calls: rows.into_iter().map(CallOut::from).collect(), next }
+    CallPage {
+        calls: rows.into_iter().map(CallOut::from).collect(),
+        next,
+    }
 }
 
 /// One call with its payload.
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", params(("id" = i64, Path)),
     responses((status = 200, body = CallDetail), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(_caller: Caller, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (call, data) = state
         .db(move |conn| {
@@ -243,14 +281,21 @@ pub async fn get(_caller: Caller, state: web::Data<AppState>, id: web::Path<i64>
         })
         .await?;
     let payload = data.and_then(|d| serde_json::from_str(&d).ok());
-    Ok(HttpResponse::Ok().json(CallDetail { call: call.into(), payload }))
+    Ok(HttpResponse::Ok().json(CallDetail {
+        call: call.into(),
+        payload,
+    }))
 }
 
 /// Every call matching the filters as CSV or NDJSON (newest first).
 #[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", params(CallParams, ExportParams),
     responses((status = 200, description = "CSV (text/csv) or NDJSON (application/x-ndjson)", content_type = "text/csv", body = String),
         (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn export(_caller: Caller, req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub async fn export(
+    _caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let p = parse_params(req.query_string())?;
     let ndjson = match p.format.as_deref() {
         None | Some("csv") => false,
@@ -278,23 +323,32 @@ pub async fn export(_caller: Caller, req: HttpRequest, state: web::Data<AppState
     if ndjson {
         let mut out = String::new();
         for r in rows {
-            out.push_str(&serde_json::to_string(&CallOut::from(r)).map_err(|_| AppError::Internal)?);
+            out.push_str(
+                &serde_json::to_string(&CallOut::from(r)).map_err(|_| AppError::Internal)?,
+            );
             out.push('\n');
         }
         return Ok(HttpResponse::Ok()
             .content_type("application/x-ndjson")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"calls-{stamp}.ndjson\"")))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"calls-{stamp}.ndjson\""),
+            ))
             .body(out));
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         let c = CallOut::from(r);
-        w.serialize(CsvCall::from(c)).map_err(|_| AppError::Internal)?;
+        w.serialize(CsvCall::from(c))
+            .map_err(|_| AppError::Internal)?;
     }
     let bytes = w.into_inner().map_err(|_| AppError::Internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"calls-{stamp}.csv\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"calls-{stamp}.csv\""),
+        ))
         .body(bytes))
 }
 
@@ -393,10 +447,19 @@ pub struct Stats {
 /// Calls per token or per endpoint over time buckets.
 #[utoipa::path(get, path = "/api/v1/stats", tag = "calls", params(StatsParams),
     responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn stats(_caller: Caller, req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| AppError::validation("query", "the query string is malformed"))?;
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+pub async fn stats(
+    _caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| AppError::validation("query", "the query string is malformed"))?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     let by = match get("by") {
         None | Some("token") => StatsBy::Token,
         Some("endpoint") => StatsBy::Endpoint,
@@ -406,7 +469,12 @@ pub async fn stats(_caller: Caller, req: HttpRequest, state: web::Data<AppState>
         Some("minute") => 60,
         None | Some("hour") => 3600,
         Some("day") => 86400,
-        Some(_) => return Err(AppError::validation("bucket", "must be minute, hour or day")),
+        Some(_) => {
+            return Err(AppError::validation(
+                "bucket",
+                "must be minute, hour or day",
+            ))
+        }
     };
     let until: NaiveDateTime = match get("until") {
         Some(v) => parse_rfc3339(v).map_err(|e| AppError::validation("until", e))?,
@@ -420,18 +488,25 @@ pub async fn stats(_caller: Caller, req: HttpRequest, state: web::Data<AppState>
         return Err(AppError::validation("since", "must be before until"));
     }
     if (until - since).num_seconds() / bucket_seconds > 10_000 {
-        return Err(AppError::validation("bucket", "too many buckets for this range; choose a larger bucket"));
+        return Err(AppError::validation(
+            "bucket",
+            "too many buckets for this range; choose a larger bucket",
+        ));
     }
-    let rows = state.db(move |conn| Ok(store::calls::stats(conn, by, bucket_seconds, since, until)?)).await?;
+    let rows = state
+        .db(move |conn| Ok(store::calls::stats(conn, by, bucket_seconds, since, until)?))
+        .await?;
     let mut series: BTreeMap<(String, Option<i64>), StatsSeries> = BTreeMap::new();
     for r in rows {
-        let s = series.entry((r.key_kind.clone(), r.key_id)).or_insert_with(|| StatsSeries {
-            id: r.key_id,
-            kind: r.key_kind.clone(),
-            name: None,
-            total: 0,
-            points: vec![],
-        });
+        let s = series
+            .entry((r.key_kind.clone(), r.key_id))
+            .or_insert_with(|| StatsSeries {
+                id: r.key_id,
+                kind: r.key_kind.clone(),
+                name: None,
+                total: 0,
+                points: vec![],
+            });
         if r.key_name.is_some() {
             s.name = r.key_name.clone();
         }

@@ -29,7 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/endpoints/{id}", web::get().to(get))
         .route("/endpoints/{id}", web::patch().to(update))
         .route("/endpoints/{id}", web::delete().to(delete))
-        .route("/endpoints/{id}/primary-tokens/{method}/regenerate", web::post().to(regenerate))
+        .route(
+            "/endpoints/{id}/primary-tokens/{method}/regenerate",
+            web::post().to(regenerate),
+        )
         .route("/endpoints/{id}/tokens", web::get().to(tokens_of_endpoint));
 }
 
@@ -66,11 +69,18 @@ pub struct EndpointOut {
 }
 
 impl EndpointOut {
-    fn from_rows(e: EndpointRow, primaries: Vec<PrimaryTokenRow>, fresh: Option<BTreeMap<String, String>>) -> Self {
+    fn from_rows(
+        e: EndpointRow,
+        primaries: Vec<PrimaryTokenRow>,
+        fresh: Option<BTreeMap<String, String>>,
+    ) -> Self {
         Self {
             id: e.id,
             auth: AuthType::from_str(&e.auth).unwrap_or_default(),
-            ip_allowlist: e.ip_allowlist.as_deref().map(|s| IpAllowlist::from_stored(s).entries()),
+            ip_allowlist: e
+                .ip_allowlist
+                .as_deref()
+                .map(|s| IpAllowlist::from_stored(s).entries()),
             slug: e.slug,
             name: e.name,
             description: e.description,
@@ -155,13 +165,19 @@ fn check_max_body(v: i64) -> AppResult<i64> {
     if (1..=MAX_MAX_BODY).contains(&v) {
         Ok(v)
     } else {
-        Err(AppError::validation("max_body_bytes", format!("must be from 1 to {MAX_MAX_BODY}")))
+        Err(AppError::validation(
+            "max_body_bytes",
+            format!("must be from 1 to {MAX_MAX_BODY}"),
+        ))
     }
 }
 
 fn check_retention(v: Option<i32>) -> AppResult<Option<i32>> {
     match v {
-        Some(d) if !(1..=36500).contains(&d) => Err(AppError::validation("retention_days", "must be from 1 to 36500")),
+        Some(d) if !(1..=36500).contains(&d) => Err(AppError::validation(
+            "retention_days",
+            "must be from 1 to 36500",
+        )),
         other => Ok(other),
     }
 }
@@ -179,7 +195,11 @@ fn check_allowlist(v: Option<Vec<String>>) -> AppResult<Option<String>> {
 }
 
 /// Generates the primary tokens `methods` lacks a value for, returning the clear values.
-fn ensure_primaries(conn: &mut DbConn, endpoint: &EndpointRow, now: chrono::NaiveDateTime) -> AppResult<BTreeMap<String, String>> {
+fn ensure_primaries(
+    conn: &mut DbConn,
+    endpoint: &EndpointRow,
+    now: chrono::NaiveDateTime,
+) -> AppResult<BTreeMap<String, String>> {
     let auth = AuthType::from_str(&endpoint.auth).unwrap_or_default();
     let wanted = primary_methods(auth, endpoint.allow_delete);
     let existing = store::endpoints::primary_tokens_of(conn, endpoint.id)?;
@@ -188,7 +208,14 @@ fn ensure_primaries(conn: &mut DbConn, endpoint: &EndpointRow, now: chrono::Naiv
         let has = existing.iter().any(|p| p.method == m.as_str());
         if wanted.contains(&m) && !has {
             let value = TokenValue::generate();
-            store::endpoints::put_primary_token(conn, endpoint.id, m, &value.hash(), &value.hint(), now)?;
+            store::endpoints::put_primary_token(
+                conn,
+                endpoint.id,
+                m,
+                &value.hash(),
+                &value.hint(),
+                now,
+            )?;
             fresh.insert(m.as_str().to_owned(), value.expose().to_owned());
         } else if !wanted.contains(&m) && has {
             store::endpoints::delete_primary_token(conn, endpoint.id, m)?;
@@ -206,7 +233,9 @@ fn not_found(e: diesel::result::Error) -> AppError {
 
 fn slug_taken(e: AppError) -> AppError {
     match e {
-        AppError::Conflict(..) => AppError::Conflict("slug_taken", "another endpoint has this slug".into()),
+        AppError::Conflict(..) => {
+            AppError::Conflict("slug_taken", "another endpoint has this slug".into())
+        }
         other => other,
     }
 }
@@ -233,7 +262,11 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> AppResult<HttpRe
 #[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = CreateEndpoint,
     responses((status = 201, body = EndpointOut), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<CreateEndpoint>) -> AppResult<HttpResponse> {
+pub async fn create(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateEndpoint>,
+) -> AppResult<HttpResponse> {
     let req = body.0;
     let slug = Slug::parse(&req.slug).map_err(|e| AppError::validation("slug", e))?;
     let name = req.name.unwrap_or_else(|| req.slug.clone());
@@ -288,7 +321,11 @@ pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJ
 /// One endpoint.
 #[utoipa::path(get, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = i64, Path)),
     responses((status = 200, body = EndpointOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let out = state
         .db(move |conn| {
@@ -305,12 +342,22 @@ pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) 
 #[utoipa::path(patch, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = i64, Path)), request_body = UpdateEndpoint,
     responses((status = 200, body = EndpointOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: ApiJson<UpdateEndpoint>) -> AppResult<HttpResponse> {
+pub async fn update(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ApiJson<UpdateEndpoint>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
     let mut changes = EndpointChanges::default();
     if let Some(slug) = &req.slug {
-        changes.slug = Some(Slug::parse(slug).map_err(|e| AppError::validation("slug", e))?.as_str().to_owned());
+        changes.slug = Some(
+            Slug::parse(slug)
+                .map_err(|e| AppError::validation("slug", e))?
+                .as_str()
+                .to_owned(),
+        );
     }
     if let Some(name) = req.name {
         check_text("name", &name, 1, 200)?;
@@ -361,7 +408,11 @@ pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
 /// Delete an endpoint with its records, primary tokens and mappings (its calls stay in the log).
 #[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn delete(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
     state
@@ -392,7 +443,11 @@ pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
     params(("id" = i64, Path), ("method" = Method, Path)),
     responses((status = 200, body = RegeneratedPrimary), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn regenerate(Admin(caller): Admin, state: web::Data<AppState>, path: web::Path<(i64, String)>) -> AppResult<HttpResponse> {
+pub async fn regenerate(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> AppResult<HttpResponse> {
     let (id, method) = path.into_inner();
     let method = Method::from_str(&method).map_err(|e| AppError::validation("method", e))?;
     let now = state.clock.now();
@@ -425,7 +480,10 @@ pub async fn regenerate(Admin(caller): Admin, state: web::Data<AppState>, path: 
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(RegeneratedPrimary { method, token: value.expose().to_owned() }))
+    Ok(HttpResponse::Ok().json(RegeneratedPrimary {
+        method,
+        token: value.expose().to_owned(),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -474,7 +532,10 @@ pub async fn tokens_of_endpoint(
                 if assigned.is_some_and(|a| a == mappings.is_empty()) {
                     continue;
                 }
-                out.push(EndpointTokenOut { token: super::tokens::TokenOut::from(t), mappings });
+                out.push(EndpointTokenOut {
+                    token: super::tokens::TokenOut::from(t),
+                    mappings,
+                });
             }
             Ok(out)
         })

@@ -11,9 +11,9 @@ use crate::api::session::UserSummary;
 use crate::auth::Caller;
 use crate::domain::token::TokenValue;
 use crate::error::{AppError, AppResult, Problem};
+use crate::store;
 use crate::store::audit::Entry;
 use crate::store::users::ApiKeyRow;
-use crate::store;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -64,13 +64,18 @@ pub struct CreateApiKey {
 /// Who is calling.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = UserSummary), (status = 401, body = Problem)))]
 pub async fn me(caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(UserSummary { username: caller.username, role: caller.role })
+    HttpResponse::Ok().json(UserSummary {
+        username: caller.username,
+        role: caller.role,
+    })
 }
 
 /// The caller's API keys (never their values).
 #[utoipa::path(get, path = "/api/v1/me/api-keys", tag = "me", responses((status = 200, body = [ApiKeyOut]), (status = 401, body = Problem)))]
 pub async fn list_keys(caller: Caller, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let rows = state.db(move |conn| Ok(store::users::api_keys_of(conn, caller.user_id)?)).await?;
+    let rows = state
+        .db(move |conn| Ok(store::users::api_keys_of(conn, caller.user_id)?))
+        .await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(ApiKeyOut::from).collect::<Vec<_>>()))
 }
 
@@ -78,11 +83,17 @@ pub async fn list_keys(caller: Caller, state: web::Data<AppState>) -> AppResult<
 #[utoipa::path(post, path = "/api/v1/me/api-keys", tag = "me", request_body = CreateApiKey,
     responses((status = 201, body = ApiKeyWithValue), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_key(caller: Caller, state: web::Data<AppState>, body: ApiJson<CreateApiKey>) -> AppResult<HttpResponse> {
+pub async fn create_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateApiKey>,
+) -> AppResult<HttpResponse> {
     let req = body.0;
     check_text("name", &req.name, 1, 200)?;
     let now = state.clock.now();
-    let expires_at = req.expires_at.map(|t| crate::clock::truncate(t.naive_utc()));
+    let expires_at = req
+        .expires_at
+        .map(|t| crate::clock::truncate(t.naive_utc()));
     if expires_at.is_some_and(|t| t <= now) {
         return Err(AppError::validation("expires_at", "must be in the future"));
     }
@@ -91,7 +102,15 @@ pub async fn create_key(caller: Caller, state: web::Data<AppState>, body: ApiJso
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let row = store::users::insert_api_key(conn, caller.user_id, &req.name, &hash, &hint, expires_at, now)?;
+                let row = store::users::insert_api_key(
+                    conn,
+                    caller.user_id,
+                    &req.name,
+                    &hash,
+                    &hint,
+                    expires_at,
+                    now,
+                )?;
                 store::audit::record(
                     conn,
                     Entry {
@@ -107,13 +126,20 @@ pub async fn create_key(caller: Caller, state: web::Data<AppState>, body: ApiJso
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(ApiKeyWithValue { details: row.into(), key: value.expose().to_owned() }))
+    Ok(HttpResponse::Created().json(ApiKeyWithValue {
+        details: row.into(),
+        key: value.expose().to_owned(),
+    }))
 }
 
 /// Revoke one of the caller's API keys.
 #[utoipa::path(delete, path = "/api/v1/me/api-keys/{id}", tag = "me", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn delete_key(caller: Caller, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn delete_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
     state
@@ -124,7 +150,13 @@ pub async fn delete_key(caller: Caller, state: web::Data<AppState>, id: web::Pat
                 }
                 store::audit::record(
                     conn,
-                    Entry { actor: &caller.username, action: "api_key.delete", target_type: "api_key", target_id: Some(id), detail: serde_json::json!({}) },
+                    Entry {
+                        actor: &caller.username,
+                        action: "api_key.delete",
+                        target_type: "api_key",
+                        target_id: Some(id),
+                        detail: serde_json::json!({}),
+                    },
                     now,
                 )?;
                 Ok(())

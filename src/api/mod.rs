@@ -59,7 +59,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let mut buf = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| AppError::BadRequest("invalid_body", "the request body could not be read".into()))?;
+                let chunk = chunk.map_err(|_| {
+                    AppError::BadRequest(
+                        "invalid_body",
+                        "the request body could not be read".into(),
+                    )
+                })?;
                 if buf.len() + chunk.len() > MAX_API_BODY {
                     return Err(AppError::PayloadTooLarge(MAX_API_BODY as u64));
                 }
@@ -134,10 +139,19 @@ impl PageParams {
 pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), AppError> {
     let n = value.chars().count();
     if n < min || n > max {
-        return Err(AppError::validation(field, format!("must be {min} to {max} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(AppError::validation(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(AppError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }

@@ -54,7 +54,12 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Personal API key")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Personal API key"))
+                    .build(),
+            ),
         );
     }
 }
@@ -66,7 +71,9 @@ pub fn document() -> String {
     for path in ["/api/v1/login"] {
         if let Some(item) = doc.paths.paths.get_mut(path) {
             if let Some(op) = item.post.as_mut() {
-                op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::default()]);
+                op.security = Some(vec![
+                    utoipa::openapi::security::SecurityRequirement::default(),
+                ]);
             }
         }
     }
@@ -76,11 +83,14 @@ pub fn document() -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/openapi.json", web::get().to(openapi_json)).route("/api/docs", web::get().to(docs));
+    cfg.route("/api/openapi.json", web::get().to(openapi_json))
+        .route("/api/docs", web::get().to(docs));
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(document())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
 }
 
 /// A plain, dependency-free rendering of the document (no CDN, no script).
@@ -111,12 +121,18 @@ async fn docs() -> HttpResponse {
     }
     let mut ctx = tera::Context::new();
     ctx.insert("title", &doc.info.title);
-    ctx.insert("description", &doc.info.description.clone().unwrap_or_default());
+    ctx.insert(
+        "description",
+        &doc.info.description.clone().unwrap_or_default(),
+    );
     ctx.insert("ops", &ops);
     match tera::Tera::one_off(include_str!("../../templates/api_docs.html"), &ctx, true) {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
-            .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ))
             .body(html),
         Err(e) => {
             tracing::error!(error = %e, "rendering the API docs failed");

@@ -15,7 +15,8 @@ use crate::store;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::post().to(login)).route("/logout", web::post().to(logout));
+    cfg.route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout));
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -53,14 +54,22 @@ fn session_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cooki
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, headers(("Set-Cookie" = String, description = "portico_session, HttpOnly, SameSite=Strict"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn login(state: web::Data<AppState>, body: ApiJson<LoginRequest>) -> AppResult<HttpResponse> {
-    let LoginRequest { username, password: presented } = body.0;
+pub async fn login(
+    state: web::Data<AppState>,
+    body: ApiJson<LoginRequest>,
+) -> AppResult<HttpResponse> {
+    let LoginRequest {
+        username,
+        password: presented,
+    } = body.0;
     if username.len() > 64 || presented.expose().len() > 1024 {
         return Err(AppError::LoginFailed);
     }
     let user = {
         let username = username.clone();
-        state.db(move |conn| Ok(store::users::find_by_username(conn, &username)?)).await?
+        state
+            .db(move |conn| Ok(store::users::find_by_username(conn, &username)?))
+            .await?
     };
     let user = web::block(move || match user {
         Some(u) if password::verify(&presented, &u.password_hash) => Some(u),
@@ -82,25 +91,57 @@ pub async fn login(state: web::Data<AppState>, body: ApiJson<LoginRequest>) -> A
     let ttl = state.settings.session_ttl;
     let (session_hash, csrf_hash, user_id) = (session.hash(), csrf.hash(), user.id);
     state
-        .db(move |conn| Ok(store::users::insert_session(conn, &session_hash, &csrf_hash, user_id, now, now + ttl)?))
+        .db(move |conn| {
+            Ok(store::users::insert_session(
+                conn,
+                &session_hash,
+                &csrf_hash,
+                user_id,
+                now,
+                now + ttl,
+            )?)
+        })
         .await?;
     tracing::info!(username = %user.username, "login");
     let max_age = CookieDuration::seconds(ttl.num_seconds());
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(session.expose().to_owned(), state.settings.secure_cookies, max_age))
-        .json(LoginResponse { csrf_token: csrf.expose().to_owned(), user: UserSummary { username: user.username, role } }))
+        .cookie(session_cookie(
+            session.expose().to_owned(),
+            state.settings.secure_cookies,
+            max_age,
+        ))
+        .json(LoginResponse {
+            csrf_token: csrf.expose().to_owned(),
+            user: UserSummary {
+                username: user.username,
+                role,
+            },
+        }))
 }
 
 /// End the session: it is deleted on the server, the cookie is cleared.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session",
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn logout(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    if let Some(value) = req.cookie(SESSION_COOKIE).and_then(|c| TokenValue::parse(c.value()).ok()) {
+pub async fn logout(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    if let Some(value) = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| TokenValue::parse(c.value()).ok())
+    {
         let hash = value.hash();
-        state.db(move |conn| Ok(store::users::delete_session(conn, &hash)?)).await?;
+        state
+            .db(move |conn| Ok(store::users::delete_session(conn, &hash)?))
+            .await?;
     }
     tracing::info!(username = %caller.username, "logout");
     Ok(HttpResponse::NoContent()
-        .cookie(session_cookie(String::new(), state.settings.secure_cookies, CookieDuration::ZERO))
+        .cookie(session_cookie(
+            String::new(),
+            state.settings.secure_cookies,
+            CookieDuration::ZERO,
+        ))
         .finish())
 }

@@ -33,8 +33,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}/activate", web::post().to(activate))
         .route("/tokens/{id}/renew", web::post().to(renew))
         .route("/tokens/{id}/mappings", web::get().to(list_mappings))
-        .route("/tokens/{id}/mappings/{endpoint_id}/{method}", web::put().to(put_mapping))
-        .route("/tokens/{id}/mappings/{endpoint_id}/{method}", web::delete().to(delete_mapping));
+        .route(
+            "/tokens/{id}/mappings/{endpoint_id}/{method}",
+            web::put().to(put_mapping),
+        )
+        .route(
+            "/tokens/{id}/mappings/{endpoint_id}/{method}",
+            web::delete().to(delete_mapping),
+        );
 }
 
 /// A secondary token as shown after creation: never its value.
@@ -86,7 +92,10 @@ impl TokenOut {
             expires_at: t.expires_at.map(|x| x.and_utc()),
             rotating_until: rotating_until.map(|x| x.and_utc()),
             rate_limit_per_minute: t.rate_limit_per_minute,
-            ip_allowlist: t.ip_allowlist.as_deref().map(|s| IpAllowlist::from_stored(s).entries()),
+            ip_allowlist: t
+                .ip_allowlist
+                .as_deref()
+                .map(|s| IpAllowlist::from_stored(s).entries()),
             created_by: t.created_by,
             created_at: t.created_at.and_utc(),
             updated_at: t.updated_at.and_utc(),
@@ -221,13 +230,19 @@ pub fn parse_state(s: Option<&str>) -> AppResult<StateFilter> {
         None | Some("active") => Ok(StateFilter::Active),
         Some("inactive") => Ok(StateFilter::Inactive),
         Some("all") => Ok(StateFilter::All),
-        Some(_) => Err(AppError::validation("state", "must be active, inactive or all")),
+        Some(_) => Err(AppError::validation(
+            "state",
+            "must be active, inactive or all",
+        )),
     }
 }
 
 fn check_rate(v: Option<i32>) -> AppResult<Option<i32>> {
     match v {
-        Some(n) if !(1..=1_000_000).contains(&n) => Err(AppError::validation("rate_limit_per_minute", "must be from 1 to 1000000")),
+        Some(n) if !(1..=1_000_000).contains(&n) => Err(AppError::validation(
+            "rate_limit_per_minute",
+            "must be from 1 to 1000000",
+        )),
         other => Ok(other),
     }
 }
@@ -251,33 +266,66 @@ fn not_found(e: diesel::result::Error) -> AppError {
     }
 }
 
-fn audit(conn: &mut crate::db::DbConn, actor: &str, action: &str, id: Option<i64>, detail: serde_json::Value, now: NaiveDateTime) -> AppResult<()> {
-    store::audit::record(conn, Entry { actor, action, target_type: "token", target_id: id, detail }, now)?;
+fn audit(
+    conn: &mut crate::db::DbConn,
+    actor: &str,
+    action: &str,
+    id: Option<i64>,
+    detail: serde_json::Value,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    store::audit::record(
+        conn,
+        Entry {
+            actor,
+            action,
+            target_type: "token",
+            target_id: id,
+            detail,
+        },
+        now,
+    )?;
     Ok(())
 }
 
 /// List tokens (active ones unless `state` says otherwise).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(StateParam),
     responses((status = 200, body = [TokenOut]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(_admin: Admin, state: web::Data<AppState>, q: web::Query<StateParam>) -> AppResult<HttpResponse> {
+pub async fn list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    q: web::Query<StateParam>,
+) -> AppResult<HttpResponse> {
     let filter = parse_state(q.state.as_deref())?;
     let now = state.clock.now();
-    let rows = state.db(move |conn| Ok(store::tokens::list(conn, filter)?)).await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(|t| TokenOut::at(t, now)).collect::<Vec<_>>()))
+    let rows = state
+        .db(move |conn| Ok(store::tokens::list(conn, filter)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|t| TokenOut::at(t, now))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Create a token; its value is in this response only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<CreateToken>) -> AppResult<HttpResponse> {
+pub async fn create(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateToken>,
+) -> AppResult<HttpResponse> {
     let req = body.0;
     check_text("name", &req.name, 1, 200)?;
     check_text("description", &req.description, 0, 2000)?;
     let rate = check_rate(req.rate_limit_per_minute)?;
     let allow = check_allowlist(req.ip_allowlist)?;
     let now = state.clock.now();
-    let expires_at = req.expires_at.map(|t| crate::clock::truncate(t.naive_utc()));
+    let expires_at = req
+        .expires_at
+        .map(|t| crate::clock::truncate(t.naive_utc()));
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
@@ -300,7 +348,14 @@ pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJ
                         updated_at: now,
                     },
                 )?;
-                audit(conn, &caller.username, "token.create", Some(row.id), serde_json::json!({"name": row.name, "hint": row.hint}), now)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    "token.create",
+                    Some(row.id),
+                    serde_json::json!({"name": row.name, "hint": row.hint}),
+                    now,
+                )?;
                 Ok(row)
             })
         })
@@ -308,16 +363,25 @@ pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJ
     let id = row.id;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/tokens/{id}")))
-        .json(TokenWithValue { details: TokenOut::at(row, now), token_value: value.expose().to_owned() }))
+        .json(TokenWithValue {
+            details: TokenOut::at(row, now),
+            token_value: value.expose().to_owned(),
+        }))
 }
 
 /// One token (without its value).
 #[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let row = state.db(move |conn| store::tokens::find(conn, id).map_err(not_found)).await?;
+    let row = state
+        .db(move |conn| store::tokens::find(conn, id).map_err(not_found))
+        .await?;
     Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
 }
 
@@ -325,11 +389,19 @@ pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) 
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)), request_body = UpdateToken,
     responses((status = 200, body = TokenOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: ApiJson<UpdateToken>) -> AppResult<HttpResponse> {
+pub async fn update(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ApiJson<UpdateToken>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
     let now = state.clock.now();
-    let mut changes = TokenChanges { updated_at: Some(now), ..TokenChanges::default() };
+    let mut changes = TokenChanges {
+        updated_at: Some(now),
+        ..TokenChanges::default()
+    };
     if let Some(name) = req.name {
         check_text("name", &name, 1, 200)?;
         changes.name = Some(name);
@@ -339,7 +411,9 @@ pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
         changes.description = Some(d);
     }
     changes.enabled = req.enabled;
-    changes.expires_at = req.expires_at.map(|e| e.map(|t| crate::clock::truncate(t.naive_utc())));
+    changes.expires_at = req
+        .expires_at
+        .map(|e| e.map(|t| crate::clock::truncate(t.naive_utc())));
     changes.rate_limit_per_minute = req.rate_limit_per_minute.map(check_rate).transpose()?;
     changes.ip_allowlist = req.ip_allowlist.map(check_allowlist).transpose()?;
     let row = state
@@ -369,7 +443,11 @@ pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
 /// Delete a token for good; its calls keep its name in the data viewer.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn delete(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
     state
@@ -377,7 +455,14 @@ pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
             conn.transaction(|conn| {
                 let t = store::tokens::find(conn, id).map_err(not_found)?;
                 store::tokens::delete(conn, id)?;
-                audit(conn, &caller.username, "token.delete", Some(id), serde_json::json!({"name": t.name, "hint": t.hint}), now)
+                audit(
+                    conn,
+                    &caller.username,
+                    "token.delete",
+                    Some(id),
+                    serde_json::json!({"name": t.name, "hint": t.hint}),
+                    now,
+                )
             })
         })
         .await?;
@@ -389,11 +474,23 @@ pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", tag = "tokens", params(("id" = i64, Path)), request_body(content = Option<RegenerateToken>),
     responses((status = 200, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn regenerate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: web::Bytes) -> AppResult<HttpResponse> {
+pub async fn regenerate(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) { RegenerateToken::default() } else { super::parse_json(&body)? };
+    let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) {
+        RegenerateToken::default()
+    } else {
+        super::parse_json(&body)?
+    };
     if !(0..=MAX_GRACE_SECONDS).contains(&req.grace_seconds) {
-        return Err(AppError::validation("grace_seconds", format!("must be from 0 to {MAX_GRACE_SECONDS}")));
+        return Err(AppError::validation(
+            "grace_seconds",
+            format!("must be from 0 to {MAX_GRACE_SECONDS}"),
+        ));
     }
     let now = state.clock.now();
     let until = (req.grace_seconds > 0).then(|| now + TimeDelta::seconds(req.grace_seconds));
@@ -404,23 +501,49 @@ pub async fn regenerate(Admin(caller): Admin, state: web::Data<AppState>, id: we
             conn.transaction(|conn| {
                 store::tokens::find(conn, id).map_err(not_found)?;
                 let row = store::tokens::rotate(conn, id, &hash, &hint, until, now)?;
-                audit(conn, &caller.username, "token.regenerate", Some(id), serde_json::json!({"hint": hint, "grace_seconds": req.grace_seconds}), now)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    "token.regenerate",
+                    Some(id),
+                    serde_json::json!({"hint": hint, "grace_seconds": req.grace_seconds}),
+                    now,
+                )?;
                 Ok(row)
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(TokenWithValue { details: TokenOut::at(row, now), token_value: value.expose().to_owned() }))
+    Ok(HttpResponse::Ok().json(TokenWithValue {
+        details: TokenOut::at(row, now),
+        token_value: value.expose().to_owned(),
+    }))
 }
 
-async fn set_field(caller: crate::auth::Caller, state: web::Data<AppState>, id: i64, action: &'static str, changes: TokenChanges) -> AppResult<HttpResponse> {
+async fn set_field(
+    caller: crate::auth::Caller,
+    state: web::Data<AppState>,
+    id: i64,
+    action: &'static str,
+    changes: TokenChanges,
+) -> AppResult<HttpResponse> {
     let now = state.clock.now();
-    let changes = TokenChanges { updated_at: Some(now), ..changes };
+    let changes = TokenChanges {
+        updated_at: Some(now),
+        ..changes
+    };
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
                 store::tokens::find(conn, id).map_err(not_found)?;
                 let row = store::tokens::update(conn, id, &changes)?;
-                audit(conn, &caller.username, action, Some(id), serde_json::json!({"expires_at": changes.expires_at}), now)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    action,
+                    Some(id),
+                    serde_json::json!({"expires_at": changes.expires_at}),
+                    now,
+                )?;
                 Ok(row)
             })
         })
@@ -431,30 +554,76 @@ async fn set_field(caller: crate::auth::Caller, state: web::Data<AppState>, id: 
 /// Retire a token: unusable, hidden from the default list, history kept.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/deactivate", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn deactivate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
-    set_field(caller, state, id.into_inner(), "token.deactivate", TokenChanges { active: Some(false), ..Default::default() }).await
+pub async fn deactivate(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    set_field(
+        caller,
+        state,
+        id.into_inner(),
+        "token.deactivate",
+        TokenChanges {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Bring a deactivated token back.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/activate", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn activate(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
-    set_field(caller, state, id.into_inner(), "token.activate", TokenChanges { active: Some(true), ..Default::default() }).await
+pub async fn activate(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    set_field(
+        caller,
+        state,
+        id.into_inner(),
+        "token.activate",
+        TokenChanges {
+            active: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Set the expiry to one year from now.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/renew", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn renew(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn renew(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let until = state.clock.now() + TimeDelta::days(365);
-    set_field(caller, state, id.into_inner(), "token.renew", TokenChanges { expires_at: Some(Some(until)), ..Default::default() }).await
+    set_field(
+        caller,
+        state,
+        id.into_inner(),
+        "token.renew",
+        TokenChanges {
+            expires_at: Some(Some(until)),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Enable, disable, deactivate, activate or delete many tokens at once: all or nothing.
 #[utoipa::path(post, path = "/api/v1/tokens/bulk", tag = "tokens", request_body = BulkRequest,
     responses((status = 200, body = BulkResult), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn bulk(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<BulkRequest>) -> AppResult<HttpResponse> {
+pub async fn bulk(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    body: ApiJson<BulkRequest>,
+) -> AppResult<HttpResponse> {
     let req = body.0;
     let mut ids = req.ids.clone();
     ids.sort_unstable();
@@ -464,10 +633,34 @@ pub async fn bulk(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJso
     }
     let now = state.clock.now();
     let (action, changes) = match req.action {
-        BulkAction::Enable => ("token.bulk.enable", Some(TokenChanges { enabled: Some(true), ..Default::default() })),
-        BulkAction::Disable => ("token.bulk.disable", Some(TokenChanges { enabled: Some(false), ..Default::default() })),
-        BulkAction::Deactivate => ("token.bulk.deactivate", Some(TokenChanges { active: Some(false), ..Default::default() })),
-        BulkAction::Activate => ("token.bulk.activate", Some(TokenChanges { active: Some(true), ..Default::default() })),
+        BulkAction::Enable => (
+            "token.bulk.enable",
+            Some(TokenChanges {
+                enabled: Some(true),
+                ..Default::default()
+            }),
+        ),
+        BulkAction::Disable => (
+            "token.bulk.disable",
+            Some(TokenChanges {
+                enabled: Some(false),
+                ..Default::default()
+            }),
+        ),
+        BulkAction::Deactivate => (
+            "token.bulk.deactivate",
+            Some(TokenChanges {
+                active: Some(false),
+                ..Default::default()
+            }),
+        ),
+        BulkAction::Activate => (
+            "token.bulk.activate",
+            Some(TokenChanges {
+                active: Some(true),
+                ..Default::default()
+            }),
+        ),
         BulkAction::Delete => ("token.bulk.delete", None),
     };
     let affected = state
@@ -475,14 +668,35 @@ pub async fn bulk(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJso
             conn.transaction(|conn| {
                 let found = store::tokens::find_many(conn, &ids)?;
                 if found.len() != ids.len() {
-                    let missing: Vec<i64> = ids.iter().copied().filter(|id| !found.iter().any(|t| t.id == *id)).collect();
-                    return Err(AppError::Validation("ids".into(), format!("unknown token ids: {missing:?}")));
+                    let missing: Vec<i64> = ids
+                        .iter()
+                        .copied()
+                        .filter(|id| !found.iter().any(|t| t.id == *id))
+                        .collect();
+                    return Err(AppError::Validation(
+                        "ids".into(),
+                        format!("unknown token ids: {missing:?}"),
+                    ));
                 }
                 let n = match changes {
-                    Some(c) => store::tokens::update_many(conn, &ids, &TokenChanges { updated_at: Some(now), ..c })?,
+                    Some(c) => store::tokens::update_many(
+                        conn,
+                        &ids,
+                        &TokenChanges {
+                            updated_at: Some(now),
+                            ..c
+                        },
+                    )?,
                     None => store::tokens::delete_many(conn, &ids)?,
                 };
-                audit(conn, &caller.username, action, None, serde_json::json!({"ids": ids}), now)?;
+                audit(
+                    conn,
+                    &caller.username,
+                    action,
+                    None,
+                    serde_json::json!({"ids": ids}),
+                    now,
+                )?;
                 Ok(n)
             })
         })
@@ -493,7 +707,11 @@ pub async fn bulk(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJso
 /// The token's mappings.
 #[utoipa::path(get, path = "/api/v1/tokens/{id}/mappings", tag = "mappings", params(("id" = i64, Path)),
     responses((status = 200, body = [MappingOut]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn list_mappings(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn list_mappings(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let rows = state
         .db(move |conn| {
@@ -559,7 +777,11 @@ pub async fn put_mapping(
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}/mappings/{endpoint_id}/{method}", tag = "mappings",
     params(("id" = i64, Path), ("endpoint_id" = i64, Path), ("method" = Method, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn delete_mapping(Admin(caller): Admin, state: web::Data<AppState>, path: web::Path<(i64, i64, String)>) -> AppResult<HttpResponse> {
+pub async fn delete_mapping(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64, String)>,
+) -> AppResult<HttpResponse> {
     let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
     let now = state.clock.now();
     state
@@ -568,7 +790,14 @@ pub async fn delete_mapping(Admin(caller): Admin, state: web::Data<AppState>, pa
                 if store::mappings::delete(conn, id, endpoint_id, method)? == 0 {
                     return Err(AppError::NotFound("mapping"));
                 }
-                audit(conn, &caller.username, "mapping.delete", Some(id), serde_json::json!({"endpoint_id": endpoint_id, "method": method}), now)
+                audit(
+                    conn,
+                    &caller.username,
+                    "mapping.delete",
+                    Some(id),
+                    serde_json::json!({"endpoint_id": endpoint_id, "method": method}),
+                    now,
+                )
             })
         })
         .await?;

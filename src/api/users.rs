@@ -12,9 +12,9 @@ use super::ApiJson;
 use crate::auth::{password, Admin, Role};
 use crate::domain::secret::Password;
 use crate::error::{AppError, AppResult, Problem};
+use crate::store;
 use crate::store::audit::Entry;
 use crate::store::users::UserRow;
-use crate::store;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -73,15 +73,25 @@ fn not_found(e: diesel::result::Error) -> AppError {
 }
 
 fn check_username(name: &str) -> AppResult<()> {
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-        return Err(AppError::validation("username", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', '-'"));
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(AppError::validation(
+            "username",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', '-'",
+        ));
     }
     Ok(())
 }
 
 async fn hash_password(p: Password) -> AppResult<String> {
     password::check_strength(&p).map_err(|e| AppError::validation("password", e))?;
-    web::block(move || password::hash(&p)).await?.map_err(|_| AppError::Internal)
+    web::block(move || password::hash(&p))
+        .await?
+        .map_err(|_| AppError::Internal)
 }
 
 /// List users.
@@ -96,7 +106,11 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> AppResult<HttpRe
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = UserOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJson<CreateUser>) -> AppResult<HttpResponse> {
+pub async fn create(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateUser>,
+) -> AppResult<HttpResponse> {
     let req = body.0;
     check_username(&req.username)?;
     let hash = hash_password(req.password).await?;
@@ -104,13 +118,23 @@ pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJ
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let row = store::users::insert(conn, &req.username, &hash, req.role.as_str(), now).map_err(|e| match AppError::from(e) {
-                    AppError::Conflict(..) => AppError::Conflict("username_taken", "a user with this name exists".into()),
-                    other => other,
-                })?;
+                let row = store::users::insert(conn, &req.username, &hash, req.role.as_str(), now)
+                    .map_err(|e| match AppError::from(e) {
+                        AppError::Conflict(..) => AppError::Conflict(
+                            "username_taken",
+                            "a user with this name exists".into(),
+                        ),
+                        other => other,
+                    })?;
                 store::audit::record(
                     conn,
-                    Entry { actor: &caller.username, action: "user.create", target_type: "user", target_id: Some(row.id), detail: serde_json::json!({"username": row.username, "role": row.role}) },
+                    Entry {
+                        actor: &caller.username,
+                        action: "user.create",
+                        target_type: "user",
+                        target_id: Some(row.id),
+                        detail: serde_json::json!({"username": row.username, "role": row.role}),
+                    },
                     now,
                 )?;
                 Ok(row)
@@ -123,9 +147,15 @@ pub async fn create(Admin(caller): Admin, state: web::Data<AppState>, body: ApiJ
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let row = state.db(move |conn| store::users::find(conn, id).map_err(not_found)).await?;
+    let row = state
+        .db(move |conn| store::users::find(conn, id).map_err(not_found))
+        .await?;
     Ok(HttpResponse::Ok().json(UserOut::from(row)))
 }
 
@@ -133,7 +163,12 @@ pub async fn get(_admin: Admin, state: web::Data<AppState>, id: web::Path<i64>) 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>, body: ApiJson<UpdateUser>) -> AppResult<HttpResponse> {
+pub async fn update(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ApiJson<UpdateUser>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
     let hash = match req.password {
@@ -174,10 +209,17 @@ pub async fn update(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
 /// Remove a user with their sessions and API keys.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn delete(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     if id == caller.user_id {
-        return Err(AppError::Conflict("cannot_delete_self", "you cannot delete your own user".into()));
+        return Err(AppError::Conflict(
+            "cannot_delete_self",
+            "you cannot delete your own user".into(),
+        ));
     }
     let now = state.clock.now();
     state
@@ -185,12 +227,21 @@ pub async fn delete(Admin(caller): Admin, state: web::Data<AppState>, id: web::P
             conn.transaction(|conn| {
                 let before = store::users::find(conn, id).map_err(not_found)?;
                 if before.role == "admin" && store::users::count_admins(conn)? <= 1 {
-                    return Err(AppError::Conflict("last_admin", "the last admin cannot be deleted".into()));
+                    return Err(AppError::Conflict(
+                        "last_admin",
+                        "the last admin cannot be deleted".into(),
+                    ));
                 }
                 store::users::delete(conn, id)?;
                 store::audit::record(
                     conn,
-                    Entry { actor: &caller.username, action: "user.delete", target_type: "user", target_id: Some(id), detail: serde_json::json!({"username": before.username}) },
+                    Entry {
+                        actor: &caller.username,
+                        action: "user.delete",
+                        target_type: "user",
+                        target_id: Some(id),
+                        detail: serde_json::json!({"username": before.username}),
+                    },
                     now,
                 )?;
                 Ok(())

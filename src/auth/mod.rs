@@ -69,19 +69,28 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Analyst => Err(AppError::Forbidden("this action needs the admin role".into())),
+            Role::Analyst => Err(AppError::Forbidden(
+                "this action needs the admin role".into(),
+            )),
         }
     }
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn is_safe(method: &HttpMethod) -> bool {
-    matches!(*method, HttpMethod::GET | HttpMethod::HEAD | HttpMethod::OPTIONS)
+    matches!(
+        *method,
+        HttpMethod::GET | HttpMethod::HEAD | HttpMethod::OPTIONS
+    )
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
@@ -96,11 +105,15 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
         let hash = value.hash();
         return state
             .db(move |conn| {
-                let (key, user) = store::users::find_api_key(conn, &hash, now)?.ok_or(AppError::Unauthenticated)?;
+                let (key, user) = store::users::find_api_key(conn, &hash, now)?
+                    .ok_or(AppError::Unauthenticated)?;
                 if !hash.matches(&key.key_hash) {
                     return Err(AppError::Unauthenticated);
                 }
-                if key.last_used_at.is_none_or(|t| now - t > chrono::TimeDelta::seconds(60)) {
+                if key
+                    .last_used_at
+                    .is_none_or(|t| now - t > chrono::TimeDelta::seconds(60))
+                {
                     store::users::touch_api_key(conn, key.id, now)?;
                 }
                 Ok(Caller {
@@ -113,26 +126,30 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
             .await;
     }
 
-    let cookie = req.cookie(SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+    let cookie = req
+        .cookie(SESSION_COOKIE)
+        .ok_or(AppError::Unauthenticated)?;
     let session = TokenValue::parse(cookie.value()).map_err(|_| AppError::Unauthenticated)?;
-    let csrf = (!is_safe(req.method()))
-        .then(|| {
-            req.headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(TokenHash::of)
-        });
+    let csrf = (!is_safe(req.method())).then(|| {
+        req.headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(TokenHash::of)
+    });
     let hash = session.hash();
     state
         .db(move |conn| {
-            let (row, user) = store::users::find_session(conn, &hash, now)?.ok_or(AppError::Unauthenticated)?;
+            let (row, user) =
+                store::users::find_session(conn, &hash, now)?.ok_or(AppError::Unauthenticated)?;
             if !hash.matches(&row.session_hash) {
                 return Err(AppError::Unauthenticated);
             }
             match csrf {
                 None => {}
                 Some(None) => return Err(AppError::CsrfFailed),
-                Some(Some(presented)) if !presented.matches(&row.csrf_hash) => return Err(AppError::CsrfFailed),
+                Some(Some(presented)) if !presented.matches(&row.csrf_hash) => {
+                    return Err(AppError::CsrfFailed)
+                }
                 Some(Some(_)) => {}
             }
             Ok(Caller {

@@ -27,7 +27,8 @@ pub fn verify(password: &Password, stored: &str) -> bool {
 /// told from a wrong password by the response time.
 pub fn verify_dummy(password: &Password) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let stored = DUMMY.get_or_init(|| hash(&Password::new("portico-dummy".into())).unwrap_or_default());
+    let stored =
+        DUMMY.get_or_init(|| hash(&Password::new("portico-dummy".into())).unwrap_or_default());
     let _ = verify(password, stored);
 }
 

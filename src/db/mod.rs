@@ -152,9 +152,13 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_from_the_url() {
-        assert!(DatabaseUrl::parse("sqlite://./data/p.db").unwrap().is_sqlite());
+        assert!(DatabaseUrl::parse("sqlite://./data/p.db")
+            .unwrap()
+            .is_sqlite());
         assert!(!DatabaseUrl::parse("postgres://u@h/db").unwrap().is_sqlite());
-        assert!(!DatabaseUrl::parse("postgresql://u@h/db").unwrap().is_sqlite());
+        assert!(!DatabaseUrl::parse("postgresql://u@h/db")
+            .unwrap()
+            .is_sqlite());
         assert!(DatabaseUrl::parse("./data/p.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }

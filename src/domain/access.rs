@@ -54,8 +54,14 @@ pub struct SecondaryAccess {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Public,
-    Primary { method: Method },
-    Secondary { id: i64, name: String, rate_limit_per_minute: Option<i32> },
+    Primary {
+        method: Method,
+    },
+    Secondary {
+        id: i64,
+        name: String,
+        rate_limit_per_minute: Option<i32>,
+    },
 }
 
 /// Why a request is refused; each maps to one status and stable `code`.
@@ -121,7 +127,10 @@ pub fn decide(
     let principal = match presented {
         Presented::Missing => return Err(Denial::TokenMissing),
         Presented::Malformed | Presented::Unknown => return Err(Denial::TokenInvalid),
-        Presented::Primary { endpoint_id, method: token_method } => {
+        Presented::Primary {
+            endpoint_id,
+            method: token_method,
+        } => {
             if !endpoint.enabled {
                 return Err(Denial::EndpointDisabled);
             }
@@ -180,7 +189,12 @@ mod tests {
     }
 
     fn endpoint() -> EndpointAccess {
-        EndpointAccess { id: 7, auth: AuthType::Token, enabled: true, ip_allowlist: None }
+        EndpointAccess {
+            id: 7,
+            auth: AuthType::Token,
+            enabled: true,
+            ip_allowlist: None,
+        }
     }
 
     fn secondary() -> SecondaryAccess {
@@ -214,57 +228,134 @@ mod tests {
 
     #[test]
     fn primary_token_is_allowed_for_its_own_endpoint_and_method_only() {
-        let own = Presented::Primary { endpoint_id: 7, method: Method::Post };
-        assert_eq!(check(&endpoint(), own), Ok(Principal::Primary { method: Method::Post }));
-        let other_method = Presented::Primary { endpoint_id: 7, method: Method::Get };
-        assert_eq!(check(&endpoint(), other_method), Err(Denial::TokenNotMapped));
-        let other_endpoint = Presented::Primary { endpoint_id: 8, method: Method::Post };
-        assert_eq!(check(&endpoint(), other_endpoint), Err(Denial::TokenNotMapped));
+        let own = Presented::Primary {
+            endpoint_id: 7,
+            method: Method::Post,
+        };
+        assert_eq!(
+            check(&endpoint(), own),
+            Ok(Principal::Primary {
+                method: Method::Post
+            })
+        );
+        let other_method = Presented::Primary {
+            endpoint_id: 7,
+            method: Method::Get,
+        };
+        assert_eq!(
+            check(&endpoint(), other_method),
+            Err(Denial::TokenNotMapped)
+        );
+        let other_endpoint = Presented::Primary {
+            endpoint_id: 8,
+            method: Method::Post,
+        };
+        assert_eq!(
+            check(&endpoint(), other_endpoint),
+            Err(Denial::TokenNotMapped)
+        );
     }
 
     #[test]
     fn missing_malformed_and_unknown_tokens_are_unauthenticated() {
-        assert_eq!(check(&endpoint(), Presented::Missing), Err(Denial::TokenMissing));
-        assert_eq!(check(&endpoint(), Presented::Malformed), Err(Denial::TokenInvalid));
-        assert_eq!(check(&endpoint(), Presented::Unknown), Err(Denial::TokenInvalid));
+        assert_eq!(
+            check(&endpoint(), Presented::Missing),
+            Err(Denial::TokenMissing)
+        );
+        assert_eq!(
+            check(&endpoint(), Presented::Malformed),
+            Err(Denial::TokenInvalid)
+        );
+        assert_eq!(
+            check(&endpoint(), Presented::Unknown),
+            Err(Denial::TokenInvalid)
+        );
     }
 
     #[test]
     fn deactivated_token_is_invalid() {
-        let t = SecondaryAccess { active: false, ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t)), Err(Denial::TokenInvalid));
+        let t = SecondaryAccess {
+            active: false,
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t)),
+            Err(Denial::TokenInvalid)
+        );
     }
 
     #[test]
     fn expired_token_is_refused_from_the_expiry_instant() {
-        let t = SecondaryAccess { expires_at: Some(now()), ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t)), Err(Denial::TokenExpired));
-        let t = SecondaryAccess { expires_at: Some(now() + Duration::seconds(1)), ..secondary() };
+        let t = SecondaryAccess {
+            expires_at: Some(now()),
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t)),
+            Err(Denial::TokenExpired)
+        );
+        let t = SecondaryAccess {
+            expires_at: Some(now() + Duration::seconds(1)),
+            ..secondary()
+        };
         assert!(check(&endpoint(), Presented::Secondary(t)).is_ok());
     }
 
     #[test]
     fn disabled_token_is_forbidden() {
-        let t = SecondaryAccess { enabled: false, ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t)), Err(Denial::TokenDisabled));
+        let t = SecondaryAccess {
+            enabled: false,
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t)),
+            Err(Denial::TokenDisabled)
+        );
     }
 
     #[test]
     fn unmapped_and_disabled_mappings_are_forbidden() {
-        let t = SecondaryAccess { mapping_enabled: None, ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t)), Err(Denial::TokenNotMapped));
-        let t = SecondaryAccess { mapping_enabled: Some(false), ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t)), Err(Denial::MappingDisabled));
+        let t = SecondaryAccess {
+            mapping_enabled: None,
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t)),
+            Err(Denial::TokenNotMapped)
+        );
+        let t = SecondaryAccess {
+            mapping_enabled: Some(false),
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t)),
+            Err(Denial::MappingDisabled)
+        );
     }
 
     #[test]
     fn disabled_endpoint_refuses_every_token() {
-        let e = EndpointAccess { enabled: false, ..endpoint() };
-        assert_eq!(check(&e, Presented::Secondary(secondary())), Err(Denial::EndpointDisabled));
-        let primary = Presented::Primary { endpoint_id: 7, method: Method::Post };
+        let e = EndpointAccess {
+            enabled: false,
+            ..endpoint()
+        };
+        assert_eq!(
+            check(&e, Presented::Secondary(secondary())),
+            Err(Denial::EndpointDisabled)
+        );
+        let primary = Presented::Primary {
+            endpoint_id: 7,
+            method: Method::Post,
+        };
         assert_eq!(check(&e, primary), Err(Denial::EndpointDisabled));
-        let public = EndpointAccess { auth: AuthType::None, ..e };
-        assert_eq!(check(&public, Presented::Missing), Err(Denial::EndpointDisabled));
+        let public = EndpointAccess {
+            auth: AuthType::None,
+            ..e
+        };
+        assert_eq!(
+            check(&public, Presented::Missing),
+            Err(Denial::EndpointDisabled)
+        );
     }
 
     #[test]
@@ -280,21 +371,51 @@ mod tests {
             previous_valid_until: Some(now()),
             ..secondary()
         };
-        assert_eq!(check(&endpoint(), Presented::Secondary(over)), Err(Denial::TokenInvalid));
-        let no_grace = SecondaryAccess { matched_previous: true, ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(no_grace)), Err(Denial::TokenInvalid));
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(over)),
+            Err(Denial::TokenInvalid)
+        );
+        let no_grace = SecondaryAccess {
+            matched_previous: true,
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(no_grace)),
+            Err(Denial::TokenInvalid)
+        );
     }
 
     #[test]
     fn allowlists_of_token_and_endpoint_both_apply() {
         let list = Some(IpAllowlist::parse(&["192.168.0.0/16"]).unwrap());
-        let t = SecondaryAccess { ip_allowlist: list.clone(), ..secondary() };
-        assert_eq!(check(&endpoint(), Presented::Secondary(t.clone())), Err(Denial::IpNotAllowed));
-        let from_inside = decide(&endpoint(), Method::Post, &Presented::Secondary(t), ip("192.168.3.4"), now());
+        let t = SecondaryAccess {
+            ip_allowlist: list.clone(),
+            ..secondary()
+        };
+        assert_eq!(
+            check(&endpoint(), Presented::Secondary(t.clone())),
+            Err(Denial::IpNotAllowed)
+        );
+        let from_inside = decide(
+            &endpoint(),
+            Method::Post,
+            &Presented::Secondary(t),
+            ip("192.168.3.4"),
+            now(),
+        );
         assert!(from_inside.is_ok());
-        let e = EndpointAccess { ip_allowlist: list, ..endpoint() };
-        assert_eq!(check(&e, Presented::Secondary(secondary())), Err(Denial::IpNotAllowed));
-        let primary = Presented::Primary { endpoint_id: 7, method: Method::Post };
+        let e = EndpointAccess {
+            ip_allowlist: list,
+            ..endpoint()
+        };
+        assert_eq!(
+            check(&e, Presented::Secondary(secondary())),
+            Err(Denial::IpNotAllowed)
+        );
+        let primary = Presented::Primary {
+            endpoint_id: 7,
+            method: Method::Post,
+        };
         assert_eq!(check(&e, primary), Err(Denial::IpNotAllowed));
         let no_addr = decide(&e, Method::Post, &Presented::Missing, None, now());
         assert_eq!(no_addr, Err(Denial::TokenMissing));
@@ -302,9 +423,15 @@ mod tests {
 
     #[test]
     fn public_endpoint_needs_no_token_but_keeps_its_allowlist() {
-        let e = EndpointAccess { auth: AuthType::None, ..endpoint() };
+        let e = EndpointAccess {
+            auth: AuthType::None,
+            ..endpoint()
+        };
         assert_eq!(check(&e, Presented::Missing), Ok(Principal::Public));
-        let e = EndpointAccess { ip_allowlist: Some(IpAllowlist::parse(&["127.0.0.1"]).unwrap()), ..e };
+        let e = EndpointAccess {
+            ip_allowlist: Some(IpAllowlist::parse(&["127.0.0.1"]).unwrap()),
+            ..e
+        };
         assert_eq!(check(&e, Presented::Missing), Err(Denial::IpNotAllowed));
     }
 

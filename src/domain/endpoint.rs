@@ -38,7 +38,9 @@ impl fmt::Display for Slug {
 }
 
 /// The methods an endpoint serves, each with its own primary token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     Post,
@@ -131,7 +133,9 @@ impl IpAllowlist {
                 Ok(net) => net.trunc(),
                 Err(_) => match entry.parse::<IpAddr>() {
                     Ok(ip) => IpNet::from(ip),
-                    Err(_) => return Err(format!("'{entry}' is not an IP address or CIDR network")),
+                    Err(_) => {
+                        return Err(format!("'{entry}' is not an IP address or CIDR network"))
+                    }
                 },
             };
             nets.push(net);
@@ -179,7 +183,10 @@ mod tests {
 
     #[test]
     fn delete_token_exists_only_while_deleting_is_allowed() {
-        assert_eq!(primary_methods(AuthType::Token, false), vec![Method::Post, Method::Get]);
+        assert_eq!(
+            primary_methods(AuthType::Token, false),
+            vec![Method::Post, Method::Get]
+        );
         assert_eq!(primary_methods(AuthType::Token, true).len(), 3);
         assert!(primary_methods(AuthType::None, true).is_empty());
     }

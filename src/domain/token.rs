@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn truncated_and_foreign_values_are_refused() {
         let t = TokenValue::generate();
-        assert_eq!(TokenValue::parse(&t.expose()[..63]), Err(MalformedToken::Length));
+        assert_eq!(
+            TokenValue::parse(&t.expose()[..63]),
+            Err(MalformedToken::Length)
+        );
         let with_dash = format!("{}-{}", &t.expose()[..31], &t.expose()[32..]);
         assert_eq!(TokenValue::parse(&with_dash), Err(MalformedToken::Alphabet));
         assert_eq!(TokenValue::parse(""), Err(MalformedToken::Length));

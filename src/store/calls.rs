@@ -77,11 +77,19 @@ pub fn insert(conn: &mut DbConn, call: &NewCall) -> QueryResult<i64> {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<CallRow> {
-    calls::table.find(id).select(CallRow::as_select()).first(conn)
+    calls::table
+        .find(id)
+        .select(CallRow::as_select())
+        .first(conn)
 }
 
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
-pub fn page(conn: &mut DbConn, f: &CallFilter, before: Option<i64>, limit: i64) -> QueryResult<Vec<CallRow>> {
+pub fn page(
+    conn: &mut DbConn,
+    f: &CallFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<CallRow>> {
     let mut q = calls::table.select(CallRow::as_select()).into_boxed();
     if !f.token_ids.is_empty() {
         q = q.filter(calls::token_id.eq_any(f.token_ids.clone()));
@@ -117,7 +125,10 @@ pub fn page(conn: &mut DbConn, f: &CallFilter, before: Option<i64>, limit: i64) 
     q.order(calls::id.desc()).limit(limit).load(conn)
 }
 
-pub fn count_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(Option<i64>, i64)>> {
+pub fn count_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(Option<i64>, i64)>> {
     calls::table
         .filter(calls::at.ge(since))
         .group_by(calls::endpoint_id)

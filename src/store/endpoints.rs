@@ -78,7 +78,10 @@ pub fn insert(conn: &mut DbConn, new: &NewEndpoint<'_>) -> QueryResult<EndpointR
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<EndpointRow> {
-    endpoints::table.find(id).select(EndpointRow::as_select()).first(conn)
+    endpoints::table
+        .find(id)
+        .select(EndpointRow::as_select())
+        .first(conn)
 }
 
 pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<EndpointRow>> {
@@ -97,7 +100,9 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<EndpointRow>> {
 }
 
 pub fn update(conn: &mut DbConn, id: i64, changes: &EndpointChanges) -> QueryResult<EndpointRow> {
-    diesel::update(endpoints::table.find(id)).set(changes).execute(conn)?;
+    diesel::update(endpoints::table.find(id))
+        .set(changes)
+        .execute(conn)?;
     find(conn, id)
 }
 
@@ -141,7 +146,11 @@ pub fn put_primary_token(
     Ok(())
 }
 
-pub fn delete_primary_token(conn: &mut DbConn, endpoint_id: i64, method: Method) -> QueryResult<usize> {
+pub fn delete_primary_token(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    method: Method,
+) -> QueryResult<usize> {
     diesel::delete(
         primary_tokens::table
             .filter(primary_tokens::endpoint_id.eq(endpoint_id))
@@ -151,10 +160,14 @@ pub fn delete_primary_token(conn: &mut DbConn, endpoint_id: i64, method: Method)
 }
 
 pub fn delete_all_primary_tokens(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<usize> {
-    diesel::delete(primary_tokens::table.filter(primary_tokens::endpoint_id.eq(endpoint_id))).execute(conn)
+    diesel::delete(primary_tokens::table.filter(primary_tokens::endpoint_id.eq(endpoint_id)))
+        .execute(conn)
 }
 
-pub fn find_primary_by_hash(conn: &mut DbConn, hash: &TokenHash) -> QueryResult<Option<PrimaryTokenRow>> {
+pub fn find_primary_by_hash(
+    conn: &mut DbConn,
+    hash: &TokenHash,
+) -> QueryResult<Option<PrimaryTokenRow>> {
     primary_tokens::table
         .filter(primary_tokens::token_hash.eq(hash.as_bytes()))
         .select(PrimaryTokenRow::as_select())

@@ -26,7 +26,12 @@ fn key(token_id: i64, endpoint_id: i64, method: &'static str) -> _ {
         .filter(mappings::method.eq(method))
 }
 
-pub fn find(conn: &mut DbConn, token_id: i64, endpoint_id: i64, method: Method) -> QueryResult<Option<MappingRow>> {
+pub fn find(
+    conn: &mut DbConn,
+    token_id: i64,
+    endpoint_id: i64,
+    method: Method,
+) -> QueryResult<Option<MappingRow>> {
     key(token_id, endpoint_id, method.as_str())
         .select(MappingRow::as_select())
         .first(conn)
@@ -64,7 +69,12 @@ pub fn put(
     Ok((row, created))
 }
 
-pub fn delete(conn: &mut DbConn, token_id: i64, endpoint_id: i64, method: Method) -> QueryResult<usize> {
+pub fn delete(
+    conn: &mut DbConn,
+    token_id: i64,
+    endpoint_id: i64,
+    method: Method,
+) -> QueryResult<usize> {
     diesel::delete(key(token_id, endpoint_id, method.as_str())).execute(conn)
 }
 

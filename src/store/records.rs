@@ -26,7 +26,12 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
-pub fn insert(conn: &mut DbConn, endpoint_id: i64, received_at: NaiveDateTime, data: &str) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    received_at: NaiveDateTime,
+    data: &str,
+) -> QueryResult<i64> {
     diesel::insert_into(records::table)
         .values((
             records::endpoint_id.eq(endpoint_id),
@@ -47,7 +52,11 @@ pub fn find(conn: &mut DbConn, endpoint_id: i64, id: i64) -> QueryResult<Option<
 }
 
 pub fn find_data(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
-    records::table.find(id).select(records::data).first(conn).optional()
+    records::table
+        .find(id)
+        .select(records::data)
+        .first(conn)
+        .optional()
 }
 
 pub fn page(conn: &mut DbConn, endpoint_id: i64, q: &RecordQuery) -> QueryResult<Vec<RecordRow>> {
@@ -83,7 +92,11 @@ pub fn delete_all(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<usize> {
     diesel::delete(records::table.filter(records::endpoint_id.eq(endpoint_id))).execute(conn)
 }
 
-pub fn delete_older_than(conn: &mut DbConn, endpoint_id: i64, cutoff: NaiveDateTime) -> QueryResult<usize> {
+pub fn delete_older_than(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::delete(
         records::table
             .filter(records::endpoint_id.eq(endpoint_id))

@@ -75,7 +75,10 @@ pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> QueryResult<TokenRow> {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<TokenRow> {
-    tokens::table.find(id).select(TokenRow::as_select()).first(conn)
+    tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
 }
 
 pub fn list(conn: &mut DbConn, state: StateFilter) -> QueryResult<Vec<TokenRow>> {
@@ -96,7 +99,9 @@ pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<TokenRow>> {
 }
 
 pub fn update(conn: &mut DbConn, id: i64, changes: &TokenChanges) -> QueryResult<TokenRow> {
-    diesel::update(tokens::table.find(id)).set(changes).execute(conn)?;
+    diesel::update(tokens::table.find(id))
+        .set(changes)
+        .execute(conn)?;
     find(conn, id)
 }
 

@@ -46,7 +46,13 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
-pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: &str, now: NaiveDateTime) -> QueryResult<UserRow> {
+pub fn insert(
+    conn: &mut DbConn,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+    now: NaiveDateTime,
+) -> QueryResult<UserRow> {
     diesel::insert_into(users::table)
         .values((
             users::username.eq(username),
@@ -61,7 +67,10 @@ pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: &str
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<UserRow> {
-    users::table.find(id).select(UserRow::as_select()).first(conn)
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
@@ -73,11 +82,17 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
-    users::table.order(users::username.asc()).select(UserRow::as_select()).load(conn)
+    users::table
+        .order(users::username.asc())
+        .select(UserRow::as_select())
+        .load(conn)
 }
 
 pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
-    users::table.filter(users::role.eq("admin")).count().get_result(conn)
+    users::table
+        .filter(users::role.eq("admin"))
+        .count()
+        .get_result(conn)
 }
 
 pub fn update(
@@ -88,12 +103,18 @@ pub fn update(
     now: NaiveDateTime,
 ) -> QueryResult<UserRow> {
     if let Some(role) = role {
-        diesel::update(users::table.find(id)).set(users::role.eq(role)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::role.eq(role))
+            .execute(conn)?;
     }
     if let Some(hash) = password_hash {
-        diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(hash))
+            .execute(conn)?;
     }
-    diesel::update(users::table.find(id)).set(users::updated_at.eq(now)).execute(conn)?;
+    diesel::update(users::table.find(id))
+        .set(users::updated_at.eq(now))
+        .execute(conn)?;
     find(conn, id)
 }
 
@@ -122,7 +143,11 @@ pub fn insert_session(
 }
 
 /// A live session and its user.
-pub fn find_session(conn: &mut DbConn, session: &TokenHash, now: NaiveDateTime) -> QueryResult<Option<(SessionRow, UserRow)>> {
+pub fn find_session(
+    conn: &mut DbConn,
+    session: &TokenHash,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(SessionRow, UserRow)>> {
     sessions::table
         .inner_join(users::table)
         .filter(sessions::session_hash.eq(session.as_bytes()))
@@ -133,7 +158,8 @@ pub fn find_session(conn: &mut DbConn, session: &TokenHash, now: NaiveDateTime) 
 }
 
 pub fn delete_session(conn: &mut DbConn, session: &TokenHash) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::session_hash.eq(session.as_bytes()))).execute(conn)
+    diesel::delete(sessions::table.filter(sessions::session_hash.eq(session.as_bytes())))
+        .execute(conn)
 }
 
 pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
@@ -164,7 +190,10 @@ pub fn insert_api_key(
         ))
         .returning(api_keys::id)
         .get_result::<i64>(conn)?;
-    api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn)
+    api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)
 }
 
 pub fn api_keys_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiKeyRow>> {
@@ -176,15 +205,28 @@ pub fn api_keys_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiKeyRow
 }
 
 pub fn delete_api_key(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<usize> {
-    diesel::delete(api_keys::table.filter(api_keys::id.eq(id)).filter(api_keys::user_id.eq(user_id))).execute(conn)
+    diesel::delete(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::user_id.eq(user_id)),
+    )
+    .execute(conn)
 }
 
 /// A key that is not expired, and its user.
-pub fn find_api_key(conn: &mut DbConn, hash: &TokenHash, now: NaiveDateTime) -> QueryResult<Option<(ApiKeyRow, UserRow)>> {
+pub fn find_api_key(
+    conn: &mut DbConn,
+    hash: &TokenHash,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(ApiKeyRow, UserRow)>> {
     api_keys::table
         .inner_join(users::table)
         .filter(api_keys::key_hash.eq(hash.as_bytes()))
-        .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+        .filter(
+            api_keys::expires_at
+                .is_null()
+                .or(api_keys::expires_at.gt(now)),
+        )
         .select((ApiKeyRow::as_select(), UserRow::as_select()))
         .first(conn)
         .optional()

@@ -1,0 +1,291 @@
+//! Test harness: starts the real server on a random port against a fresh
+//! database, on SQLite and, when `PORTICO_TEST_POSTGRES_URL` is set, on PostgreSQL.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+
+use actix_web::web;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use portico::clock::Clock;
+use portico::db::{self, DatabaseUrl};
+use portico::domain::secret::Password;
+use portico::{AppState, Settings};
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends this run covers.
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var("PORTICO_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty()) {
+        b.push(Backend::Postgres);
+    }
+    b
+}
+
+/// Runs `$body` (an async fn taking `TestApp`) once per backend.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($name:ident, $scenario:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for backend in common::backends() {
+                let app = common::spawn_app(backend).await;
+                $scenario(app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub clock: Clock,
+    pub client: reqwest::Client,
+    pub db_url: String,
+    _dir: Option<tempdir::TempDir>,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct TempDir(pub std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn unique_name() -> String {
+    format!("portico_test_{:016x}", rand::random::<u64>())
+}
+
+fn fresh_postgres() -> String {
+    let base = std::env::var("PORTICO_TEST_POSTGRES_URL").expect("PORTICO_TEST_POSTGRES_URL");
+    let name = unique_name();
+    let mut admin = PgConnection::establish(&base)
+        .expect("PostgreSQL at PORTICO_TEST_POSTGRES_URL is unreachable");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create test database");
+    match base.rfind('/') {
+        Some(i) if base[..i].contains("://") && i > base.find("://").unwrap() + 2 => {
+            let (head, tail) = base.split_at(i);
+            let query = tail.find('?').map(|q| &tail[q..]).unwrap_or("");
+            format!("{head}/{name}{query}")
+        }
+        _ => format!("{base}/{name}"),
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Settings::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    let (db_url, dir) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(unique_name());
+            std::fs::create_dir_all(&dir).unwrap();
+            (
+                format!("sqlite://{}", dir.join("portico.db").display()),
+                Some(tempdir::TempDir(dir)),
+            )
+        }
+        Backend::Postgres => (
+            tokio::task::spawn_blocking(fresh_postgres).await.unwrap(),
+            None,
+        ),
+    };
+    let url = DatabaseUrl::parse(&db_url).unwrap();
+    let clock = Clock::default();
+    let pool = {
+        let (url, clock) = (url.clone(), clock.clone());
+        tokio::task::spawn_blocking(move || {
+            let pool = db::connect(&url, 8).unwrap();
+            portico::prepare_database(&pool, Some(Password::new(ADMIN_PASSWORD.into())), &clock)
+                .unwrap();
+            pool
+        })
+        .await
+        .unwrap()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state = web::Data::new(AppState::new(pool, clock.clone(), settings));
+    let server = portico::serve(listener, state, Some(2)).unwrap();
+    tokio::spawn(server);
+    TestApp {
+        backend,
+        address: format!("http://127.0.0.1:{port}"),
+        clock,
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        db_url,
+        _dir: dir,
+    }
+}
+
+/// A logged-in management session (cookie in its own client, CSRF token kept).
+pub struct Session {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub base: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Logs in as `username` with `password`.
+    pub async fn login_as(&self, username: &str, password: &str) -> Session {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let res = client
+            .post(self.url("/api/v1/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login as {username}");
+        let body: Value = res.json().await.unwrap();
+        Session {
+            client,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            base: self.address.clone(),
+        }
+    }
+
+    pub async fn admin(&self) -> Session {
+        self.login_as("admin", ADMIN_PASSWORD).await
+    }
+
+    /// POSTs a JSON body to `/e/{slug}` with `token`.
+    pub async fn ingest(&self, slug: &str, token: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/e/{slug}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Session {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("X-CSRF-Token", &self.csrf);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Creates an endpoint and returns its JSON (with `primary_tokens`).
+    pub async fn create_endpoint(&self, slug: &str, extra: Value) -> Value {
+        let mut body = json!({"slug": slug, "name": slug, "description": "", "auth": "token", "allow_delete": false, "enabled": true});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let res = self.post("/endpoints", body).await;
+        assert_eq!(res.status(), 201);
+        res.json().await.unwrap()
+    }
+
+    /// Creates a secondary token and returns its JSON (with `token`).
+    pub async fn create_token(&self, name: &str) -> Value {
+        let res = self
+            .post(
+                "/tokens",
+                json!({"name": name, "description": "", "enabled": true, "expires_at": null}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json().await.unwrap()
+    }
+
+    pub async fn map(&self, token_id: &Value, endpoint_id: &Value, method: &str, enabled: bool) {
+        let res = self
+            .put(
+                &format!("/tokens/{token_id}/mappings/{endpoint_id}/{method}"),
+                json!({"enabled": enabled}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            200,
+            "map token {token_id} onto {endpoint_id} {method}"
+        );
+    }
+}
+
+/// Asserts a problem+json response with `status` and `code`.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        res.status().as_u16(),
+        status,
+        "status for expected code {code}"
+    );
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    body
+}
