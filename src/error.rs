@@ -46,6 +46,9 @@ pub enum AppError {
     Unavailable,
     #[error("internal error")]
     Internal,
+    /// Not an error: an idempotent repeat, carried out of a rolled-back transaction.
+    #[error("idempotent replay")]
+    Replay(i64, chrono::NaiveDateTime),
 }
 
 /// The problem+json body (RFC 9457) with Portico's stable `code`.
@@ -87,7 +90,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Unavailable => "service_unavailable",
-            AppError::Internal => "internal_error",
+            AppError::Internal | AppError::Replay(..) => "internal_error",
         }
     }
 
@@ -108,7 +111,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "Payload too large",
             AppError::RateLimited { .. } => "Too many requests",
             AppError::Unavailable => "Service unavailable",
-            AppError::Internal => "Internal server error",
+            AppError::Internal | AppError::Replay(..) => "Internal server error",
         }
     }
 
@@ -164,7 +167,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal | AppError::Replay(..) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

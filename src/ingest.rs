@@ -674,7 +674,11 @@ async fn post(
 
     let (record_id, received_at, replayed) = state
         .db(move |conn| {
+            // The record is written first so the transaction takes SQLite's write
+            // lock at once (a read-then-write transaction could not upgrade
+            // under concurrent writers); a replay rolls it back.
             let stored = conn.transaction::<_, AppError, _>(|conn| {
+                let id = store::records::insert(conn, endpoint_id, now, &data)?;
                 if let Some(key) = &idem_key {
                     let not_before = now - IDEMPOTENCY_WINDOW;
                     if let Some(first) = store::idempotency::find(conn, endpoint_id, &principal_key, key, not_before)? {
@@ -684,17 +688,15 @@ async fn post(
                                 "this Idempotency-Key was used with a different body in the last 24 hours".into(),
                             ));
                         }
-                        return Ok((first.record_id, first.received_at, true));
+                        return Err(AppError::Replay(first.record_id, first.received_at));
                     }
                     store::idempotency::delete_expired(conn, endpoint_id, &principal_key, key, not_before)?;
-                }
-                let id = store::records::insert(conn, endpoint_id, now, &data)?;
-                if let Some(key) = &idem_key {
                     store::idempotency::insert(conn, endpoint_id, &principal_key, key, &body_hash, id, now, now)?;
                 }
                 Ok((id, now, false))
             });
             let (id, at, replayed) = match stored {
+                Err(AppError::Replay(id, at)) => (id, at, true),
                 // Another request with the same key committed first: answer as it did.
                 Err(AppError::Conflict("conflict", _)) if idem_key.is_some() => {
                     let key = idem_key.as_deref().unwrap_or_default();

@@ -77,6 +77,32 @@ pub fn document() -> String {
             }
         }
     }
+    // Handler names repeat across modules (`list`, `get`); prefix the tag so
+    // every operationId is unique, as OpenAPI requires.
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tag = op
+                .tags
+                .as_ref()
+                .and_then(|t| t.first())
+                .cloned()
+                .unwrap_or_default();
+            if let Some(id) = op.operation_id.as_mut() {
+                if !id.starts_with(&tag) {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
+    }
     let mut text = doc.to_pretty_json().unwrap_or_default();
     text.push('\n');
     text

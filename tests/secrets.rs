@@ -1,0 +1,290 @@
+//! No secret ever reaches a log line or a response other than the one that
+//! reveals it once, and none is stored in clear.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Everything the server logged during this test binary's run.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    })
+}
+
+/// Responses seen, minus the one reveal each secret is allowed.
+#[derive(Default)]
+struct Transcript {
+    secrets: Vec<String>,
+    seen: Vec<String>,
+}
+
+impl Transcript {
+    async fn keep(&mut self, res: reqwest::Response) -> Value {
+        let mut text = format!("{}\n", res.status());
+        for (k, v) in res.headers() {
+            text.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
+        }
+        let body = res.text().await.unwrap();
+        text.push_str(&body);
+        self.seen.push(text);
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    /// A response that reveals secrets once: remembered as secrets, not scanned.
+    async fn reveal(&mut self, res: reqwest::Response, fields: &[&str]) -> Value {
+        let body: Value = res.json().await.unwrap();
+        for f in fields {
+            collect(&body[*f], &mut self.secrets);
+        }
+        body
+    }
+}
+
+fn collect(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Object(m) => m.values().for_each(|v| collect(v, out)),
+        _ => {}
+    }
+}
+
+async fn full_run_leaks_nothing(app: TestApp) {
+    logs();
+    let mut t = Transcript {
+        secrets: vec![ADMIN_PASSWORD.to_owned()],
+        ..Default::default()
+    };
+    let admin = app.admin().await;
+    t.secrets.push(admin.csrf.clone());
+
+    let analyst_password = "analyst-password-secret-1";
+    t.secrets.push(analyst_password.to_owned());
+    t.keep(
+        admin
+            .post(
+                "/users",
+                json!({"username": "ana", "role": "analyst", "password": analyst_password}),
+            )
+            .await,
+    )
+    .await;
+
+    let ep = t
+        .reveal(
+            admin
+                .post(
+                    "/endpoints",
+                    json!({"slug": "orders", "allow_delete": true}),
+                )
+                .await,
+            &["primary_tokens"],
+        )
+        .await;
+    let tok = t
+        .reveal(
+            admin.post("/tokens", json!({"name": "shop-app"})).await,
+            &["token"],
+        )
+        .await;
+    let token = tok["token"].as_str().unwrap().to_owned();
+    let (ep_id, tok_id) = (ep["id"].clone(), tok["id"].clone());
+    t.keep(
+        admin
+            .put(
+                &format!("/tokens/{tok_id}/mappings/{ep_id}/POST"),
+                json!({"enabled": true}),
+            )
+            .await,
+    )
+    .await;
+    t.keep(
+        admin
+            .put(
+                &format!("/tokens/{tok_id}/mappings/{ep_id}/GET"),
+                json!({"enabled": true}),
+            )
+            .await,
+    )
+    .await;
+
+    // Use the token by header and by query, well and badly.
+    t.keep(app.ingest("orders", &token, json!({"order": 1})).await)
+        .await;
+    t.keep(
+        app.client
+            .get(app.url(&format!("/e/orders?access_token={token}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let typo = format!("{}x", &token[..63]);
+    t.keep(app.ingest("orders", &typo, json!({"order": 2})).await)
+        .await;
+    t.keep(app.ingest("nowhere", &token, json!({"order": 3})).await)
+        .await;
+
+    // Rotate with grace, use the old value, regenerate a primary, disable.
+    let rotated = t
+        .reveal(
+            admin
+                .post(
+                    &format!("/tokens/{tok_id}/regenerate"),
+                    json!({"grace_seconds": 60}),
+                )
+                .await,
+            &["token"],
+        )
+        .await;
+    t.keep(app.ingest("orders", &token, json!({"order": 4})).await)
+        .await;
+    t.keep(
+        app.ingest(
+            "orders",
+            rotated["token"].as_str().unwrap(),
+            json!({"order": 5}),
+        )
+        .await,
+    )
+    .await;
+    t.reveal(
+        admin
+            .post(
+                &format!("/endpoints/{ep_id}/primary-tokens/POST/regenerate"),
+                json!({}),
+            )
+            .await,
+        &["token"],
+    )
+    .await;
+    t.keep(
+        admin
+            .patch(&format!("/tokens/{tok_id}"), json!({"enabled": false}))
+            .await,
+    )
+    .await;
+    t.keep(
+        app.ingest(
+            "orders",
+            rotated["token"].as_str().unwrap(),
+            json!({"order": 6}),
+        )
+        .await,
+    )
+    .await;
+
+    // API keys: create, use, revoke.
+    let key = t
+        .reveal(
+            admin.post("/me/api-keys", json!({"name": "ci"})).await,
+            &["key"],
+        )
+        .await;
+    let by_key = app
+        .client
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(key["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    t.keep(by_key).await;
+
+    // Everything an admin or analyst can read back.
+    for path in [
+        "/tokens?state=all",
+        "/endpoints",
+        &format!("/endpoints/{ep_id}"),
+        &format!("/tokens/{tok_id}"),
+        "/calls",
+        "/audit",
+        "/me/api-keys",
+        "/users",
+    ] {
+        t.keep(admin.get(path).await).await;
+    }
+    t.keep(admin.get("/calls/export?format=csv").await).await;
+    t.keep(admin.get("/calls/export?format=ndjson").await).await;
+    let ana = app.login_as("ana", analyst_password).await;
+    t.secrets.push(ana.csrf.clone());
+    t.keep(ana.get("/calls").await).await;
+    t.keep(ana.post("/tokens", json!({"name": "nope"})).await)
+        .await;
+    t.keep(
+        app.client
+            .post(app.url("/api/v1/login"))
+            .json(&json!({"username": "admin", "password": "wrong-password-guess"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    t.keep(app.client.get(app.url("/metrics")).send().await.unwrap())
+        .await;
+    t.keep(admin.post("/logout", json!({})).await).await;
+
+    assert!(
+        t.secrets.len() >= 10,
+        "the run revealed {} secrets",
+        t.secrets.len()
+    );
+    let log_text = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+    assert!(log_text.contains("handled"), "logs were captured");
+    for secret in &t.secrets {
+        assert!(
+            !log_text.contains(secret.as_str()),
+            "a secret reached the logs"
+        );
+        for (i, response) in t.seen.iter().enumerate() {
+            assert!(
+                !response.contains(secret.as_str()),
+                "a secret reached response #{i}"
+            );
+        }
+    }
+
+    // At rest: neither token values nor passwords are stored in clear.
+    if app.backend == Backend::Sqlite {
+        let path = app.db_url.trim_start_matches("sqlite://").to_owned();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        let raw = String::from_utf8_lossy(&bytes);
+        for secret in &t.secrets {
+            assert!(
+                !raw.contains(secret.as_str()),
+                "a secret is stored in clear"
+            );
+        }
+    }
+}
+
+on_each_backend!(
+    no_secret_reaches_logs_responses_or_storage,
+    full_run_leaks_nothing
+);
