@@ -48,6 +48,13 @@ struct RecordOut<'a> {
     data: &'a RawValue,
 }
 
+/// A page of records, oldest first; `next` is the cursor for `after`.
+#[derive(Serialize)]
+struct RecordPage<'a> {
+    records: Vec<RecordOut<'a>>,
+    next: Option<i64>,
+}
+
 /// What the call log learns while a request is handled.
 #[derive(Default)]
 struct CallFacts {
@@ -436,11 +443,7 @@ async fn process(
             } else {
                 None
             };
-            Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({ "records": records, "next": next }),
-            )
-            .into())
+            Ok(json(StatusCode::OK, &RecordPage { records, next }).into())
         }
         (Method::Get, Target::Item(id)) | (Method::Delete, Target::Item(id)) => {
             let id = id.ok_or(AppError::NotFound("record"))?;
