@@ -103,6 +103,10 @@ pub fn serve(
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
+            .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                ops::method_not_allowed,
+            ))
             .wrap(actix_web::middleware::from_fn(telemetry::request_log))
             .configure(routes)
             .default_service(web::to(ops::not_found))

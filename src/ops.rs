@@ -1,6 +1,9 @@
 //! Operations: health, readiness, Prometheus metrics, and the fallback 404.
 
-use actix_web::{web, HttpResponse};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{web, HttpResponse, ResponseError};
 use diesel::connection::SimpleConnection;
 
 use crate::error::AppError;
@@ -36,4 +39,27 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("route"))
+}
+
+/// Turns the router's bare 405 (a known path, another method) into problem+json.
+pub fn method_not_allowed<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let detail = format!(
+        "{} is not supported on {}",
+        res.request().method(),
+        res.request().path()
+    );
+    let (req, _) = res.into_parts();
+    let problem = AppError::MethodNotAllowed(detail).error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, problem).map_into_right_body(),
+    ))
 }

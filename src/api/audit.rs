@@ -12,7 +12,8 @@ use crate::store;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/audit", web::get().to(list));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(web::resource("/audit").route(web::get().to(list)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -20,10 +20,11 @@ const EXPORT_PAGE: i64 = 1000;
 const EXPORT_MAX_ROWS: usize = 1_000_000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/calls", web::get().to(list))
-        .route("/calls/export", web::get().to(export))
-        .route("/calls/{id}", web::get().to(get))
-        .route("/stats", web::get().to(stats));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(web::resource("/calls").route(web::get().to(list)));
+    cfg.service(web::resource("/calls/export").route(web::get().to(export)));
+    cfg.service(web::resource("/calls/{id}").route(web::get().to(get)));
+    cfg.service(web::resource("/stats").route(web::get().to(stats)));
 }
 
 /// Filters of the call list and export. `token` may be repeated.

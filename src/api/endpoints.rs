@@ -24,16 +24,23 @@ pub const DEFAULT_MAX_BODY: i64 = 1 << 20;
 const MAX_MAX_BODY: i64 = 64 << 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/endpoints", web::get().to(list))
-        .route("/endpoints", web::post().to(create))
-        .route("/endpoints/{id}", web::get().to(get))
-        .route("/endpoints/{id}", web::patch().to(update))
-        .route("/endpoints/{id}", web::delete().to(delete))
-        .route(
-            "/endpoints/{id}/primary-tokens/{method}/regenerate",
-            web::post().to(regenerate),
-        )
-        .route("/endpoints/{id}/tokens", web::get().to(tokens_of_endpoint));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(
+        web::resource("/endpoints")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(
+        web::resource("/endpoints/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+    cfg.service(
+        web::resource("/endpoints/{id}/primary-tokens/{method}/regenerate")
+            .route(web::post().to(regenerate)),
+    );
+    cfg.service(web::resource("/endpoints/{id}/tokens").route(web::get().to(tokens_of_endpoint)));
 }
 
 /// A primary token as listed: never its value.

@@ -17,10 +17,14 @@ use crate::store::users::ApiKeyRow;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/me", web::get().to(me))
-        .route("/me/api-keys", web::get().to(list_keys))
-        .route("/me/api-keys", web::post().to(create_key))
-        .route("/me/api-keys/{id}", web::delete().to(delete_key));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(web::resource("/me").route(web::get().to(me)));
+    cfg.service(
+        web::resource("/me/api-keys")
+            .route(web::get().to(list_keys))
+            .route(web::post().to(create_key)),
+    );
+    cfg.service(web::resource("/me/api-keys/{id}").route(web::delete().to(delete_key)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

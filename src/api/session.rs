@@ -15,8 +15,9 @@ use crate::store;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::post().to(login))
-        .route("/logout", web::post().to(logout));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(web::resource("/login").route(web::post().to(login)));
+    cfg.service(web::resource("/logout").route(web::post().to(logout)));
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -22,25 +22,29 @@ use crate::AppState;
 const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tokens", web::get().to(list))
-        .route("/tokens", web::post().to(create))
-        .route("/tokens/bulk", web::post().to(bulk))
-        .route("/tokens/{id}", web::get().to(get))
-        .route("/tokens/{id}", web::patch().to(update))
-        .route("/tokens/{id}", web::delete().to(delete))
-        .route("/tokens/{id}/regenerate", web::post().to(regenerate))
-        .route("/tokens/{id}/deactivate", web::post().to(deactivate))
-        .route("/tokens/{id}/activate", web::post().to(activate))
-        .route("/tokens/{id}/renew", web::post().to(renew))
-        .route("/tokens/{id}/mappings", web::get().to(list_mappings))
-        .route(
-            "/tokens/{id}/mappings/{endpoint_id}/{method}",
-            web::put().to(put_mapping),
-        )
-        .route(
-            "/tokens/{id}/mappings/{endpoint_id}/{method}",
-            web::delete().to(delete_mapping),
-        );
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(
+        web::resource("/tokens")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(web::resource("/tokens/bulk").route(web::post().to(bulk)));
+    cfg.service(
+        web::resource("/tokens/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+    cfg.service(web::resource("/tokens/{id}/regenerate").route(web::post().to(regenerate)));
+    cfg.service(web::resource("/tokens/{id}/deactivate").route(web::post().to(deactivate)));
+    cfg.service(web::resource("/tokens/{id}/activate").route(web::post().to(activate)));
+    cfg.service(web::resource("/tokens/{id}/renew").route(web::post().to(renew)));
+    cfg.service(web::resource("/tokens/{id}/mappings").route(web::get().to(list_mappings)));
+    cfg.service(
+        web::resource("/tokens/{id}/mappings/{endpoint_id}/{method}")
+            .route(web::put().to(put_mapping))
+            .route(web::delete().to(delete_mapping)),
+    );
 }
 
 /// A secondary token as shown after creation: never its value.

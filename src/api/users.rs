@@ -18,11 +18,18 @@ use crate::store::users::UserRow;
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users", web::get().to(list))
-        .route("/users", web::post().to(create))
-        .route("/users/{id}", web::get().to(get))
-        .route("/users/{id}", web::patch().to(update))
-        .route("/users/{id}", web::delete().to(delete));
+    // One resource per path, so another method on a known path is a 405.
+    cfg.service(
+        web::resource("/users")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(
+        web::resource("/users/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
 }
 
 #[derive(Debug, Serialize, ToSchema)]
