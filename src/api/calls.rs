@@ -340,8 +340,7 @@ pub async fn export(
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         let c = CallOut::from(r);
-        w.serialize(CsvCall::from(c))
-            .map_err(|_| AppError::Internal)?;
+        w.serialize(c).map_err(|_| AppError::Internal)?;
     }
     let bytes = w.into_inner().map_err(|_| AppError::Internal)?;
     Ok(HttpResponse::Ok()
@@ -351,54 +350,6 @@ pub async fn export(
             format!("attachment; filename=\"calls-{stamp}.csv\""),
         ))
         .body(bytes))
-}
-
-/// Flat row for CSV (the `csv` crate cannot write nested or flattened fields).
-#[derive(Serialize)]
-struct CsvCall {
-    id: i64,
-    at: String,
-    endpoint_id: Option<i64>,
-    endpoint_slug: String,
-    method: String,
-    path: String,
-    status: i32,
-    code: Option<String>,
-    token_kind: String,
-    token_id: Option<i64>,
-    token_name: Option<String>,
-    token_method: Option<String>,
-    remote_addr: String,
-    user_agent: Option<String>,
-    request_bytes: i64,
-    response_bytes: i64,
-    duration_us: i64,
-    record_id: Option<i64>,
-}
-
-impl From<CallOut> for CsvCall {
-    fn from(c: CallOut) -> Self {
-        Self {
-            id: c.id,
-            at: c.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            endpoint_id: c.endpoint_id,
-            endpoint_slug: c.endpoint_slug,
-            method: c.method,
-            path: c.path,
-            status: c.status,
-            code: c.code,
-            token_kind: c.token_kind,
-            token_id: c.token_id,
-            token_name: c.token_name,
-            token_method: c.token_method,
-            remote_addr: c.remote_addr,
-            user_agent: c.user_agent,
-            request_bytes: c.request_bytes,
-            response_bytes: c.response_bytes,
-            duration_us: c.duration_us,
-            record_id: c.record_id,
-        }
-    }
 }
 
 #[derive(Debug, IntoParams)]

@@ -9,7 +9,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{check_text, double_option, ApiJson};
+use super::{check_allowlist, check_text, double_option, ApiJson};
 use crate::auth::Admin;
 use crate::db::DbConn;
 use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method, Slug};
@@ -187,18 +187,6 @@ fn check_retention(v: Option<i32>) -> AppResult<Option<i32>> {
         )),
         other => Ok(other),
     }
-}
-
-fn check_allowlist(v: Option<Vec<String>>) -> AppResult<Option<String>> {
-    v.map(|entries| {
-        if entries.len() > 256 {
-            return Err(AppError::validation("ip_allowlist", "at most 256 entries"));
-        }
-        IpAllowlist::parse(&entries)
-            .map(|l| l.to_stored())
-            .map_err(|e| AppError::validation("ip_allowlist", e))
-    })
-    .transpose()
 }
 
 /// Generates the primary tokens `methods` lacks a value for, returning the clear values.

@@ -164,3 +164,16 @@ where
 {
     Option::<T>::deserialize(de).map(Some)
 }
+
+/// Parses an IP/CIDR allowlist into its stored form.
+pub fn check_allowlist(v: Option<Vec<String>>) -> Result<Option<String>, AppError> {
+    v.map(|entries| {
+        if entries.len() > 256 {
+            return Err(AppError::validation("ip_allowlist", "at most 256 entries"));
+        }
+        crate::domain::endpoint::IpAllowlist::parse(&entries)
+            .map(|l| l.to_stored())
+            .map_err(|e| AppError::validation("ip_allowlist", e))
+    })
+    .transpose()
+}
