@@ -72,6 +72,7 @@ pub async fn login(
             .db(move |conn| Ok(store::users::find_by_username(conn, &username)?))
             .await?
     };
+    let known = user.is_some();
     let user = web::block(move || match user {
         Some(u) if password::verify(&presented, &u.password_hash) => Some(u),
         Some(_) => None,
@@ -82,7 +83,12 @@ pub async fn login(
     })
     .await?;
     let Some(user) = user else {
-        tracing::info!(username = %username.chars().take(64).collect::<String>(), "login failed");
+        // An unknown name is not logged: people type passwords into the wrong field.
+        if known {
+            tracing::info!(%username, "login failed: wrong password");
+        } else {
+            tracing::info!("login failed: unknown user");
+        }
         return Err(AppError::LoginFailed);
     };
     let role: Role = user.role.parse().map_err(|_| AppError::Internal)?;
