@@ -103,6 +103,13 @@ pub fn serve(
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
+            // Token values and payloads must not sit in shared caches or be sniffed.
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Cache-Control", "no-store"))
+                    .add(("Referrer-Policy", "no-referrer")),
+            )
             .wrap(actix_web::middleware::ErrorHandlers::new().handler(
                 actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
                 ops::method_not_allowed,
