@@ -180,23 +180,21 @@ async fn handle(
         ..CallFacts::default()
     };
     let result = process(&state, &incoming, target, body, &mut facts).await;
-    let (response, code, logged) = match result {
-        Ok(Outcome { response, logged }) => (response, None, logged),
-        Err(e) => (e.error_response(), Some(e.code()), false),
+    let (response, code) = match result {
+        Ok(response) => (response, None),
+        Err(e) => (e.error_response(), Some(e.code())),
     };
     let status = response.status();
     let response_bytes = match response.body().size() {
         actix_web::body::BodySize::Sized(n) => n as i64,
         _ => 0,
     };
-    if !logged {
-        let call = call_row(&incoming, &facts, status, code, response_bytes);
-        if let Err(e) = state
-            .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
-            .await
-        {
-            tracing::error!(error = %e, "could not write the call log");
-        }
+    let call = call_row(&incoming, &facts, status, code, response_bytes);
+    if let Err(e) = state
+        .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
+        .await
+    {
+        tracing::error!(error = %e, "could not write the call log");
     }
     state.metrics.observe(
         IngestLabels {
@@ -238,21 +236,6 @@ fn call_row(
         response_bytes,
         duration_us: i64::try_from(incoming.started.elapsed().as_micros()).unwrap_or(i64::MAX),
         record_id: facts.record_id,
-    }
-}
-
-struct Outcome {
-    response: HttpResponse,
-    /// The call row was already written with the data it describes.
-    logged: bool,
-}
-
-impl From<HttpResponse> for Outcome {
-    fn from(response: HttpResponse) -> Self {
-        Outcome {
-            response,
-            logged: false,
-        }
     }
 }
 
@@ -325,7 +308,7 @@ async fn process(
     target: Target,
     body: web::Payload,
     facts: &mut CallFacts,
-) -> Result<Outcome, AppError> {
+) -> Result<HttpResponse, AppError> {
     let method = match (&incoming.method, &target) {
         (&HttpMethod::POST, Target::Collection) => Method::Post,
         (&HttpMethod::GET, Target::Collection | Target::Item(_)) => Method::Get,
@@ -443,7 +426,7 @@ async fn process(
             } else {
                 None
             };
-            Ok(json(StatusCode::OK, &RecordPage { records, next }).into())
+            Ok(json(StatusCode::OK, &RecordPage { records, next }))
         }
         (Method::Get, Target::Item(id)) | (Method::Delete, Target::Item(id)) => {
             let id = id.ok_or(AppError::NotFound("record"))?;
@@ -460,7 +443,7 @@ async fn process(
                     return Err(AppError::NotFound("record"));
                 }
                 facts.record_id = Some(id);
-                return Ok(HttpResponse::NoContent().finish().into());
+                return Ok(HttpResponse::NoContent().finish());
             }
             let row = state
                 .db(move |conn| {
@@ -475,8 +458,7 @@ async fn process(
             Ok(json(
                 StatusCode::OK,
                 &record_out(row.id, row.received_at, &row.data)?,
-            )
-            .into())
+            ))
         }
         (Method::Delete, _) => {
             let endpoint_id = endpoint.id;
@@ -488,7 +470,10 @@ async fn process(
                     Ok(n)
                 })
                 .await?;
-            Ok(json(StatusCode::OK, &serde_json::json!({ "deleted": deleted })).into())
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "deleted": deleted }),
+            ))
         }
         (Method::Get, Target::All) => Err(AppError::NotFound("record")),
     }
@@ -640,7 +625,7 @@ async fn post(
     used: Used,
     body: web::Payload,
     facts: &mut CallFacts,
-) -> Result<Outcome, AppError> {
+) -> Result<HttpResponse, AppError> {
     let limit = u64::try_from(endpoint.max_body_bytes).unwrap_or(0);
     if let Some(len) = incoming
         .headers
@@ -673,7 +658,6 @@ async fn post(
     let slug = endpoint.slug.clone();
     let principal_key = used.key();
     let now = incoming.now;
-    let mut call = call_row(incoming, facts, StatusCode::CREATED, None, 0);
 
     let (record_id, received_at, replayed) = state
         .db(move |conn| {
@@ -725,18 +709,5 @@ async fn post(
     }
     let response = res.body(body.clone());
 
-    call.record_id = Some(record_id);
-    call.request_bytes = facts.request_bytes;
-    call.response_bytes = body.len() as i64;
-    call.duration_us = i64::try_from(incoming.started.elapsed().as_micros()).unwrap_or(i64::MAX);
-    if let Err(e) = state
-        .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
-        .await
-    {
-        tracing::error!(error = %e, "could not write the call log");
-    }
-    Ok(Outcome {
-        response,
-        logged: true,
-    })
+    Ok(response)
 }
