@@ -155,25 +155,26 @@ pub fn prepare_database(
     Ok(generated.then_some(password))
 }
 
-/// Background upkeep: record retention, expired idempotency keys and sessions.
+/// One pass of upkeep: records past their endpoint's retention, idempotency keys
+/// past their window, expired sessions. Returns the number of records removed.
+pub fn sweep_once(conn: &mut DbConn, now: chrono::NaiveDateTime) -> AppResult<usize> {
+    let mut removed = 0;
+    for (endpoint_id, days) in store::endpoints::with_retention(conn)? {
+        let cutoff = now - chrono::TimeDelta::days(i64::from(days));
+        removed += store::records::delete_older_than(conn, endpoint_id, cutoff)?;
+    }
+    store::idempotency::purge_older_than(conn, now - ingest::IDEMPOTENCY_WINDOW)?;
+    store::users::purge_sessions(conn, now)?;
+    Ok(removed)
+}
+
+/// Runs [`sweep_once`] every `sweep_interval`.
 pub async fn sweep_forever(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(state.settings.sweep_interval);
     loop {
         tick.tick().await;
         let now = state.clock.now();
-        let result = state
-            .db(move |conn| {
-                let mut removed = 0;
-                for (endpoint_id, days) in store::endpoints::with_retention(conn)? {
-                    let cutoff = now - chrono::TimeDelta::days(i64::from(days));
-                    removed += store::records::delete_older_than(conn, endpoint_id, cutoff)?;
-                }
-                store::idempotency::purge_older_than(conn, now - ingest::IDEMPOTENCY_WINDOW)?;
-                store::users::purge_sessions(conn, now)?;
-                Ok::<_, AppError>(removed)
-            })
-            .await;
-        match result {
+        match state.db(move |conn| sweep_once(conn, now)).await {
             Ok(n) if n > 0 => tracing::info!(records_removed = n, "retention sweep"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),

@@ -300,6 +300,20 @@ async fn retention_hides_records_past_it(app: TestApp) {
     assert_eq!(kept, vec!["new"]);
     let (status, _) = get_json(&app, &format!("/e/orders/{}", old["id"]), f.value()).await;
     assert_eq!(status, 404);
+
+    // The sweep deletes what retention hides, and nothing else.
+    let url = portico::db::DatabaseUrl::parse(&app.db_url).unwrap();
+    let now = app.clock.now();
+    let removed = tokio::task::spawn_blocking(move || {
+        let pool = portico::db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        portico::sweep_once(&mut conn, now).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(removed, 1);
+    let (_, list) = get_json(&app, "/e/orders", f.value()).await;
+    assert_eq!(list["records"].as_array().unwrap().len(), 1);
 }
 
 async fn call_log_records_who_what_and_how_much(app: TestApp) {
