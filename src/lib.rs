@@ -24,7 +24,7 @@ use actix_web::{web, App, HttpServer};
 use crate::clock::Clock;
 use crate::db::{DbConn, DbPool};
 use crate::domain::secret::Password;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Settings the running server needs (the parsed subset of the configuration).
 #[derive(Debug, Clone)]
