@@ -692,3 +692,52 @@ on_each_backend!(
     deleting_is_405_until_allowed_test,
     deleting_is_405_until_allowed
 );
+
+async fn a_change_on_one_instance_holds_on_the_next_request_to_another(app: TestApp) {
+    let f = Fixture::new(&app).await;
+    let other = second_instance(&app).await;
+    post_ok(&other, f.shop_token()).await;
+    f.admin
+        .patch(
+            &format!("/tokens/{}", f.shop["id"]),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_problem(
+        other.ingest("orders", f.shop_token(), json!({})).await,
+        403,
+        "token_disabled",
+    )
+    .await;
+    f.admin
+        .map(&f.erp["id"], &f.endpoint["id"], "POST", false)
+        .await;
+    assert_problem(
+        other.ingest("orders", f.erp_token(), json!({})).await,
+        403,
+        "mapping_disabled",
+    )
+    .await;
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/endpoints/{}/primary-tokens/POST/regenerate",
+                f.endpoint["id"]
+            ),
+            json!({}),
+        )
+        .await;
+    let fresh: Value = res.json().await.unwrap();
+    assert_401(
+        other.ingest("orders", f.primary("POST"), json!({})).await,
+        "token_invalid",
+    )
+    .await;
+    post_ok(&other, fresh["token"].as_str().unwrap()).await;
+}
+
+on_each_backend!(
+    a_change_on_one_instance_holds_on_the_next_request_to_another_test,
+    a_change_on_one_instance_holds_on_the_next_request_to_another
+);

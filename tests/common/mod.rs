@@ -135,6 +135,27 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
     }
 }
 
+/// Another server on the same database, as a second instance behind a load balancer.
+pub async fn second_instance(app: &TestApp) -> TestApp {
+    let url = DatabaseUrl::parse(&app.db_url).unwrap();
+    let pool = tokio::task::spawn_blocking(move || db::connect(&url, 8).unwrap())
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let clock = app.clock.clone();
+    let state = web::Data::new(AppState::new(pool, clock.clone(), Settings::default()));
+    tokio::spawn(portico::serve(listener, state, Some(2)).unwrap());
+    TestApp {
+        backend: app.backend,
+        address: format!("http://127.0.0.1:{port}"),
+        clock,
+        client: reqwest::Client::new(),
+        db_url: app.db_url.clone(),
+        _dir: None,
+    }
+}
+
 /// A logged-in management session (cookie in its own client, CSRF token kept).
 pub struct Session {
     pub client: reqwest::Client,
