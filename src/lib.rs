@@ -101,7 +101,6 @@ pub fn serve(
         App::new()
             .app_data(state.clone())
             .app_data(api::json_config())
-            .app_data(api::query_config())
             .app_data(api::path_config())
             // Token values and payloads must not sit in shared caches or be sniffed.
             .wrap(

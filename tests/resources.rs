@@ -549,3 +549,24 @@ on_each_backend!(
     every_change_is_audited_without_secrets_test,
     every_change_is_audited_without_secrets
 );
+
+async fn query_parameters_are_validated_by_name(app: TestApp) {
+    let admin = app.admin().await;
+    let ep = admin.create_endpoint("orders", json!({})).await;
+    for (path, field) in [
+        (
+            format!("/endpoints/{}/tokens?assigned=maybe", ep["id"]),
+            "assigned",
+        ),
+        ("/audit?limit=abc".to_owned(), "limit"),
+        ("/audit?limit=5000".to_owned(), "limit"),
+        ("/tokens?state=gone".to_owned(), "state"),
+    ] {
+        assert_eq!(field_of(admin.get(&path).await).await, field, "{path}");
+    }
+}
+
+on_each_backend!(
+    query_parameters_are_validated_by_name_test,
+    query_parameters_are_validated_by_name
+);

@@ -41,7 +41,7 @@ pub struct AuditPage {
 pub async fn list(
     _admin: Admin,
     state: web::Data<AppState>,
-    page: web::Query<PageParams>,
+    page: super::ApiQuery<PageParams>,
 ) -> AppResult<HttpResponse> {
     let limit = page.limit()?;
     let cursor = page.cursor;

@@ -507,7 +507,7 @@ pub async fn tokens_of_endpoint(
     _admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    filter: web::Query<AssignedFilter>,
+    filter: super::ApiQuery<AssignedFilter>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let state_filter = super::tokens::parse_state(filter.state.as_deref())?;

@@ -75,6 +75,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// Query-string extractor whose errors name the offending parameter (422).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
+            req.query_string().as_bytes(),
+        ));
+        let result = serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let message = e.into_inner().to_string();
+                AppError::validation(if field == "." { "query".into() } else { field }, message)
+            });
+        std::future::ready(result)
+    }
+}
+
+impl<T> std::ops::Deref for ApiQuery<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Parses a JSON body, naming the field of a type error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
@@ -101,14 +131,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().error_handler(|err, _| AppError::InvalidJson(err.to_string()).into())
-}
-
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _| {
-        let msg = err.to_string();
-        let field = msg.split('`').nth(1).unwrap_or("query").to_owned();
-        AppError::validation(field, msg.trim_start_matches("Query deserialize error: ")).into()
-    })
 }
 
 pub fn path_config() -> web::PathConfig {

@@ -286,7 +286,7 @@ fn audit(
 pub async fn list(
     _admin: Admin,
     state: web::Data<AppState>,
-    q: web::Query<StateParam>,
+    q: super::ApiQuery<StateParam>,
 ) -> AppResult<HttpResponse> {
     let filter = parse_state(q.state.as_deref())?;
     let now = state.clock.now();
