@@ -339,8 +339,8 @@ pub async fn export(
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        let c = CallOut::from(r);
-        w.serialize(c).map_err(|_| AppError::Internal)?;
+        w.serialize(defuse_formulas(CallOut::from(r)))
+            .map_err(|_| AppError::Internal)?;
     }
     let bytes = w.into_inner().map_err(|_| AppError::Internal)?;
     Ok(HttpResponse::Ok()
@@ -350,6 +350,38 @@ pub async fn export(
             format!("attachment; filename=\"calls-{stamp}.csv\""),
         ))
         .body(bytes))
+}
+
+/// Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a
+/// formula; the user agent, path and token name come from callers, so such
+/// cells are prefixed with `'` (OWASP's CSV injection advice).
+fn defuse_formulas(mut c: CallOut) -> CallOut {
+    fn defuse(s: &mut String) {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            s.insert(0, '\'');
+        }
+    }
+    for s in [
+        &mut c.endpoint_slug,
+        &mut c.path,
+        &mut c.remote_addr,
+        &mut c.method,
+        &mut c.token_kind,
+    ] {
+        defuse(s);
+    }
+    for s in [
+        &mut c.code,
+        &mut c.token_name,
+        &mut c.token_method,
+        &mut c.user_agent,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        defuse(s);
+    }
+    c
 }
 
 #[derive(Debug, IntoParams)]
