@@ -112,7 +112,8 @@ async fn item(
     handle(req, slug, target, body, state).await
 }
 
-fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
+/// The caller's address: the peer, or the proxy-reported client when trusted.
+pub fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
     if trust_proxy {
         let info = req.connection_info();
         if let Some(addr) = info.realip_remote_addr() {

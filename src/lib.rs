@@ -56,6 +56,7 @@ pub struct AppState {
     pub settings: Settings,
     pub metrics: metrics::Metrics,
     pub limiter: limiter::RateLimiter,
+    pub login_throttle: limiter::LoginThrottle,
 }
 
 impl AppState {
@@ -66,6 +67,7 @@ impl AppState {
             settings,
             metrics: metrics::Metrics::new(),
             limiter: limiter::RateLimiter::default(),
+            login_throttle: limiter::LoginThrottle::default(),
         }
     }
 

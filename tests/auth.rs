@@ -417,3 +417,44 @@ on_each_backend!(
     users_are_managed_with_guards_test,
     users_are_managed_with_guards
 );
+
+async fn repeated_failed_logins_are_slowed_per_user(app: TestApp) {
+    let attempt = |user: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/login"))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_problem(
+            attempt("admin", "guess-guess-guess").await.unwrap(),
+            401,
+            "login_failed",
+        )
+        .await;
+    }
+    let res = attempt("admin", ADMIN_PASSWORD).await.unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 800 && retry <= 900, "{retry}");
+    assert_problem(res, 429, "rate_limited").await;
+    assert_problem(
+        attempt("someone-else", "guess-guess-guess").await.unwrap(),
+        401,
+        "login_failed",
+    )
+    .await;
+    app.clock.advance(chrono::TimeDelta::minutes(16));
+    assert_eq!(
+        attempt("admin", ADMIN_PASSWORD).await.unwrap().status(),
+        200
+    );
+}
+
+on_each_backend!(
+    repeated_failed_logins_are_slowed_per_user_test,
+    repeated_failed_logins_are_slowed_per_user
+);

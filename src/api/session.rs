@@ -54,8 +54,10 @@ fn session_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cooki
 /// Start a session.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, headers(("Set-Cookie" = String, description = "portico_session, HttpOnly, SameSite=Strict"))),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "Too many failed logins for this user or address; see Retry-After")))]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: ApiJson<LoginRequest>,
 ) -> AppResult<HttpResponse> {
@@ -66,6 +68,12 @@ pub async fn login(
     if username.len() > 64 || presented.expose().len() > 1024 {
         return Err(AppError::LoginFailed);
     }
+    let address = crate::ingest::client_address(&req, state.settings.trust_proxy_headers);
+    let now = state.clock.now();
+    state
+        .login_throttle
+        .check(&username, address, now)
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let user = {
         let username = username.clone();
         state
@@ -83,6 +91,7 @@ pub async fn login(
     })
     .await?;
     let Some(user) = user else {
+        state.login_throttle.failed(&username, address, now);
         // An unknown name is not logged: people type passwords into the wrong field.
         if known {
             tracing::info!(%username, "login failed: wrong password");
@@ -91,10 +100,10 @@ pub async fn login(
         }
         return Err(AppError::LoginFailed);
     };
+    state.login_throttle.succeeded(&username);
     let role: Role = user.role.parse().map_err(|_| AppError::Internal)?;
     let session = TokenValue::generate();
     let csrf = TokenValue::generate();
-    let now = state.clock.now();
     let ttl = state.settings.session_ttl;
     let (session_hash, csrf_hash, user_id) = (session.hash(), csrf.hash(), user.id);
     state
