@@ -251,3 +251,11 @@ impl From<actix_web::error::BlockingError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Maps diesel's "no row" to a 404 naming `what`; other errors as usual.
+pub fn missing(what: &'static str) -> impl Fn(diesel::result::Error) -> AppError {
+    move |e| match e {
+        diesel::result::Error::NotFound => AppError::NotFound(what),
+        other => other.into(),
+    }
+}

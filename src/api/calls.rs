@@ -270,10 +270,7 @@ pub async fn get(
     let id = id.into_inner();
     let (call, data) = state
         .db(move |conn| {
-            let call = store::calls::find(conn, id).map_err(|e| match e {
-                diesel::result::Error::NotFound => AppError::NotFound("call"),
-                other => other.into(),
-            })?;
+            let call = store::calls::find(conn, id).map_err(crate::error::missing("call"))?;
             let data = match call.record_id {
                 Some(r) => store::records::find_data(conn, r)?,
                 None => None,

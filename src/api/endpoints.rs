@@ -14,7 +14,7 @@ use crate::auth::Admin;
 use crate::db::DbConn;
 use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method, Slug};
 use crate::domain::token::TokenValue;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{missing, AppError, AppResult, Problem};
 use crate::store::audit::Entry;
 use crate::store::endpoints::{EndpointChanges, EndpointRow, NewEndpoint, PrimaryTokenRow};
 use crate::store::{self};
@@ -128,17 +128,13 @@ pub struct CreateEndpoint {
     pub auth: AuthType,
     #[serde(default)]
     pub allow_delete: bool,
-    #[serde(default = "yes")]
+    #[serde(default = "super::default_true")]
     pub enabled: bool,
     /// 1 byte to 64 MiB; default 1 MiB.
     pub max_body_bytes: Option<i64>,
     /// 1 to 36500 days; absent keeps records forever.
     pub retention_days: Option<i32>,
     pub ip_allowlist: Option<Vec<String>>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -217,13 +213,6 @@ fn ensure_primaries(
         }
     }
     Ok(fresh)
-}
-
-fn not_found(e: diesel::result::Error) -> AppError {
-    match e {
-        diesel::result::Error::NotFound => AppError::NotFound("endpoint"),
-        other => other.into(),
-    }
 }
 
 fn slug_taken(e: AppError) -> AppError {
@@ -324,7 +313,7 @@ pub async fn get(
     let id = id.into_inner();
     let out = state
         .db(move |conn| {
-            let e = store::endpoints::find(conn, id).map_err(not_found)?;
+            let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
             let p = store::endpoints::primary_tokens_of(conn, id)?;
             Ok(EndpointOut::from_rows(e, p, None))
         })
@@ -373,7 +362,7 @@ pub async fn update(
     let out = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                store::endpoints::find(conn, id).map_err(not_found)?;
+                store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let row = store::endpoints::update(conn, id, &changes).map_err(|e| slug_taken(e.into()))?;
                 let fresh = ensure_primaries(conn, &row, now)?;
                 store::audit::record(
@@ -413,7 +402,7 @@ pub async fn delete(
     state
         .db(move |conn| {
             conn.transaction::<_, AppError, _>(|conn| {
-                let e = store::endpoints::find(conn, id).map_err(not_found)?;
+                let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 store::endpoints::delete(conn, id)?;
                 store::audit::record(
                     conn,
@@ -451,7 +440,7 @@ pub async fn regenerate(
     state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let e = store::endpoints::find(conn, id).map_err(not_found)?;
+                let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
                 if !primary_methods(auth, e.allow_delete).contains(&method) {
                     return Err(AppError::validation(
@@ -514,7 +503,7 @@ pub async fn tokens_of_endpoint(
     let assigned = filter.assigned;
     let out = state
         .db(move |conn| {
-            store::endpoints::find(conn, id).map_err(not_found)?;
+            store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
             let maps = store::mappings::of_endpoint(conn, id)?;
             let tokens = store::tokens::list(conn, state_filter)?;
             let mut out = Vec::new();

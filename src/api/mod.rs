@@ -199,3 +199,8 @@ pub fn check_allowlist(v: Option<Vec<String>>) -> Result<Option<String>, AppErro
     })
     .transpose()
 }
+
+/// Serde default for switches that start on.
+pub fn default_true() -> bool {
+    true
+}

@@ -12,7 +12,7 @@ use super::{check_allowlist, check_text, double_option, ApiJson};
 use crate::auth::Admin;
 use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method};
 use crate::domain::token::TokenValue;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{missing, AppError, AppResult, Problem};
 use crate::store::audit::Entry;
 use crate::store::mappings::MappingRow;
 use crate::store::tokens::{NewToken, StateFilter, TokenChanges, TokenRow};
@@ -132,16 +132,12 @@ pub struct CreateToken {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    #[serde(default = "yes")]
+    #[serde(default = "super::default_true")]
     pub enabled: bool,
     pub expires_at: Option<DateTime<Utc>>,
     /// 1 to 1,000,000 requests per minute; absent means unlimited.
     pub rate_limit_per_minute: Option<i32>,
     pub ip_allowlist: Option<Vec<String>>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -248,13 +244,6 @@ fn check_rate(v: Option<i32>) -> AppResult<Option<i32>> {
             "must be from 1 to 1000000",
         )),
         other => Ok(other),
-    }
-}
-
-fn not_found(e: diesel::result::Error) -> AppError {
-    match e {
-        diesel::result::Error::NotFound => AppError::NotFound("token"),
-        other => other.into(),
     }
 }
 
@@ -372,7 +361,7 @@ pub async fn get(
     let id = id.into_inner();
     let now = state.clock.now();
     let row = state
-        .db(move |conn| store::tokens::find(conn, id).map_err(not_found))
+        .db(move |conn| store::tokens::find(conn, id).map_err(missing("token")))
         .await?;
     Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
 }
@@ -411,7 +400,7 @@ pub async fn update(
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                store::tokens::find(conn, id).map_err(not_found)?;
+                store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
                 audit(
                     conn,
@@ -445,7 +434,7 @@ pub async fn delete(
     state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let t = store::tokens::find(conn, id).map_err(not_found)?;
+                let t = store::tokens::find(conn, id).map_err(missing("token"))?;
                 store::tokens::delete(conn, id)?;
                 audit(
                     conn,
@@ -491,7 +480,7 @@ pub async fn regenerate(
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                store::tokens::find(conn, id).map_err(not_found)?;
+                store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::rotate(conn, id, &hash, &hint, until, now)?;
                 audit(
                     conn,
@@ -526,7 +515,7 @@ async fn set_field(
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                store::tokens::find(conn, id).map_err(not_found)?;
+                store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
                 audit(
                     conn,
@@ -707,7 +696,7 @@ pub async fn list_mappings(
     let id = id.into_inner();
     let rows = state
         .db(move |conn| {
-            store::tokens::find(conn, id).map_err(not_found)?;
+            store::tokens::find(conn, id).map_err(missing("token"))?;
             Ok(store::mappings::of_token(conn, id)?)
         })
         .await?;
@@ -737,11 +726,8 @@ pub async fn put_mapping(
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                store::tokens::find(conn, id).map_err(not_found)?;
-                let e = store::endpoints::find(conn, endpoint_id).map_err(|e| match e {
-                    diesel::result::Error::NotFound => AppError::NotFound("endpoint"),
-                    other => other.into(),
-                })?;
+                store::tokens::find(conn, id).map_err(missing("token"))?;
+                let e = store::endpoints::find(conn, endpoint_id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
                 if !primary_methods(auth, e.allow_delete).contains(&method) {
                     return Err(AppError::validation(

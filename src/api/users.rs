@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::auth::{password, Admin, Role};
 use crate::domain::secret::Password;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{missing, AppError, AppResult, Problem};
 use crate::store;
 use crate::store::audit::Entry;
 use crate::store::users::UserRow;
@@ -70,13 +70,6 @@ pub struct UpdateUser {
     pub role: Option<Role>,
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<Password>,
-}
-
-fn not_found(e: diesel::result::Error) -> AppError {
-    match e {
-        diesel::result::Error::NotFound => AppError::NotFound("user"),
-        other => other.into(),
-    }
 }
 
 fn check_username(name: &str) -> AppResult<()> {
@@ -161,7 +154,7 @@ pub async fn get(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let row = state
-        .db(move |conn| store::users::find(conn, id).map_err(not_found))
+        .db(move |conn| store::users::find(conn, id).map_err(missing("user")))
         .await?;
     Ok(HttpResponse::Ok().json(UserOut::from(row)))
 }
@@ -187,7 +180,7 @@ pub async fn update(
     let row = state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let before = store::users::find(conn, id).map_err(not_found)?;
+                let before = store::users::find(conn, id).map_err(missing("user"))?;
                 if role == Some(Role::Analyst) && before.role == "admin" && store::users::count_admins(conn)? <= 1 {
                     return Err(AppError::Conflict("last_admin", "the last admin cannot lose the admin role".into()));
                 }
@@ -232,7 +225,7 @@ pub async fn delete(
     state
         .db(move |conn| {
             conn.transaction(|conn| {
-                let before = store::users::find(conn, id).map_err(not_found)?;
+                let before = store::users::find(conn, id).map_err(missing("user"))?;
                 if before.role == "admin" && store::users::count_admins(conn)? <= 1 {
                     return Err(AppError::Conflict(
                         "last_admin",
