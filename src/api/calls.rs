@@ -63,17 +63,23 @@ pub struct ExportParams {
     format: Option<String>,
 }
 
-struct Parsed {
-    filter: CallFilter,
-    limit: i64,
-    cursor: Option<i64>,
-    format: Option<String>,
+/// The viewer's query, parsed and validated.
+pub struct CallQuery {
+    pub filter: CallFilter,
+    pub limit: i64,
+    pub cursor: Option<i64>,
+    pub format: Option<String>,
 }
 
-fn parse_params(query: &str) -> AppResult<Parsed> {
+fn parse_params(query: &str) -> AppResult<CallQuery> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|_| AppError::validation("query", "the query string is malformed"))?;
-    let mut p = Parsed {
+    parse_pairs(pairs)
+}
+
+/// Parses the viewer's filters from query pairs (`token` may repeat); empty values do not filter.
+pub fn parse_pairs(pairs: Vec<(String, String)>) -> AppResult<CallQuery> {
+    let mut p = CallQuery {
         filter: CallFilter::default(),
         limit: 100,
         cursor: None,
@@ -267,7 +273,11 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    Ok(HttpResponse::Ok().json(call_detail(&state, id.into_inner()).await?))
+}
+
+/// One call with its record's payload (if it has one that still exists).
+pub async fn call_detail(state: &AppState, id: i64) -> AppResult<CallDetail> {
     let (call, data) = state
         .db(move |conn| {
             let call = store::calls::find(conn, id).map_err(crate::error::missing("call"))?;
@@ -279,10 +289,10 @@ pub async fn get(
         })
         .await?;
     let payload = data.and_then(|d| serde_json::from_str(&d).ok());
-    Ok(HttpResponse::Ok().json(CallDetail {
+    Ok(CallDetail {
         call: call.into(),
         payload,
-    }))
+    })
 }
 
 /// Every call matching the filters as CSV or NDJSON (newest first).
@@ -474,6 +484,17 @@ pub async fn stats(
             "too many buckets for this range; choose a larger bucket",
         ));
     }
+    Ok(HttpResponse::Ok().json(compute_stats(&state, by, bucket_seconds, since, until).await?))
+}
+
+/// Calls per token or endpoint in buckets of `bucket_seconds` over `[since, until)`.
+pub async fn compute_stats(
+    state: &AppState,
+    by: StatsBy,
+    bucket_seconds: i64,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+) -> AppResult<Stats> {
     let rows = state
         .db(move |conn| Ok(store::calls::stats(conn, by, bucket_seconds, since, until)?))
         .await?;
@@ -498,7 +519,7 @@ pub async fn stats(
             errors: r.errors,
         });
     }
-    Ok(HttpResponse::Ok().json(Stats {
+    Ok(Stats {
         by: match by {
             StatsBy::Token => "token".into(),
             StatsBy::Endpoint => "endpoint".into(),
@@ -507,5 +528,5 @@ pub async fn stats(
         since: since.and_utc(),
         until: until.and_utc(),
         series: series.into_values().collect(),
-    }))
+    })
 }

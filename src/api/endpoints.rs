@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{check_allowlist, check_text, double_option, ApiJson};
-use crate::auth::Admin;
+use crate::auth::{Admin, Caller};
 use crate::db::DbConn;
 use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method, Slug};
 use crate::domain::token::TokenValue;
@@ -228,7 +228,12 @@ fn slug_taken(e: AppError) -> AppError {
 #[utoipa::path(get, path = "/api/v1/endpoints", tag = "endpoints",
     responses((status = 200, body = [EndpointOut]), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let out = state
+    Ok(HttpResponse::Ok().json(list_endpoints(&state).await?))
+}
+
+/// Every endpoint with its primary token hints.
+pub async fn list_endpoints(state: &AppState) -> AppResult<Vec<EndpointOut>> {
+    state
         .db(|conn| {
             let rows = store::endpoints::list(conn)?;
             let mut out = Vec::with_capacity(rows.len());
@@ -238,8 +243,7 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> AppResult<HttpRe
             }
             Ok(out)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(out))
+        .await
 }
 
 /// Create an endpoint; its primary tokens are generated and shown once.
@@ -251,7 +255,18 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ApiJson<CreateEndpoint>,
 ) -> AppResult<HttpResponse> {
-    let req = body.0;
+    let out = create_endpoint(caller, &state, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/endpoints/{}", out.id)))
+        .json(out))
+}
+
+/// Creates an endpoint and its primary tokens (validated, audited); their values are in the result, once.
+pub async fn create_endpoint(
+    caller: Caller,
+    state: &AppState,
+    req: CreateEndpoint,
+) -> AppResult<EndpointOut> {
     let slug = Slug::parse(&req.slug).map_err(|e| AppError::validation("slug", e))?;
     let name = req.name.unwrap_or_else(|| req.slug.clone());
     check_text("name", &name, 1, 200)?;
@@ -260,7 +275,7 @@ pub async fn create(
     let retention_days = check_retention(req.retention_days)?;
     let ip_allowlist = check_allowlist(req.ip_allowlist)?;
     let now = state.clock.now();
-    let out = state
+    state
         .db(move |conn| {
             conn.transaction(|conn| {
                 let row = store::endpoints::insert(
@@ -296,10 +311,7 @@ pub async fn create(
                 Ok(EndpointOut::from_rows(row, p, Some(fresh)))
             })
         })
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/endpoints/{}", out.id)))
-        .json(out))
+        .await
 }
 
 /// One endpoint.
@@ -310,15 +322,18 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let out = state
+    Ok(HttpResponse::Ok().json(get_endpoint(&state, id.into_inner()).await?))
+}
+
+/// One endpoint with its primary token hints.
+pub async fn get_endpoint(state: &AppState, id: i64) -> AppResult<EndpointOut> {
+    state
         .db(move |conn| {
             let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
             let p = store::endpoints::primary_tokens_of(conn, id)?;
             Ok(EndpointOut::from_rows(e, p, None))
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(out))
+        .await
 }
 
 /// Change an endpoint. Turning `auth` to `token` or `allow_delete` on generates the
@@ -332,8 +347,17 @@ pub async fn update(
     id: web::Path<i64>,
     body: ApiJson<UpdateEndpoint>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let req = body.0;
+    let out = update_endpoint(caller, &state, id.into_inner(), body.0).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Changes an endpoint (validated, audited), generating or removing primary tokens as needed.
+pub async fn update_endpoint(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    req: UpdateEndpoint,
+) -> AppResult<EndpointOut> {
     let mut changes = EndpointChanges::default();
     if let Some(slug) = &req.slug {
         changes.slug = Some(
@@ -359,7 +383,7 @@ pub async fn update(
     changes.ip_allowlist = req.ip_allowlist.map(check_allowlist).transpose()?;
     let now = state.clock.now();
     changes.updated_at = Some(now);
-    let out = state
+    state
         .db(move |conn| {
             conn.transaction(|conn| {
                 store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
@@ -385,8 +409,7 @@ pub async fn update(
                 Ok(EndpointOut::from_rows(row, p, (!fresh.is_empty()).then_some(fresh)))
             })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(out))
+        .await
 }
 
 /// Delete an endpoint with its records, primary tokens and mappings (its calls stay in the log).
@@ -397,7 +420,12 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    delete_endpoint(caller, &state, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes an endpoint with its records, primary tokens and mappings (audited).
+pub async fn delete_endpoint(caller: Caller, state: &AppState, id: i64) -> AppResult<()> {
     let now = state.clock.now();
     state
         .db(move |conn| {
@@ -418,8 +446,7 @@ pub async fn delete(
                 Ok(())
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }
 
 /// Replace a primary token; the old value stops working at once.
@@ -434,6 +461,16 @@ pub async fn regenerate(
 ) -> AppResult<HttpResponse> {
     let (id, method) = path.into_inner();
     let method = Method::from_str(&method).map_err(|e| AppError::validation("method", e))?;
+    Ok(HttpResponse::Ok().json(regenerate_primary(caller, &state, id, method).await?))
+}
+
+/// Replaces one primary token of an endpoint (audited); the new value is in the result, once.
+pub async fn regenerate_primary(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    method: Method,
+) -> AppResult<RegeneratedPrimary> {
     let now = state.clock.now();
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
@@ -464,10 +501,10 @@ pub async fn regenerate(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(RegeneratedPrimary {
+    Ok(RegeneratedPrimary {
         method,
         token: value.expose().to_owned(),
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -498,10 +535,20 @@ pub async fn tokens_of_endpoint(
     id: web::Path<i64>,
     filter: super::ApiQuery<AssignedFilter>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
     let state_filter = super::tokens::parse_state(filter.state.as_deref())?;
-    let assigned = filter.assigned;
-    let out = state
+    let out = endpoint_tokens(&state, id.into_inner(), state_filter, filter.assigned).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The secondary tokens in `state_filter` with their mappings onto endpoint `id`.
+pub async fn endpoint_tokens(
+    state: &AppState,
+    id: i64,
+    state_filter: crate::store::tokens::StateFilter,
+    assigned: Option<bool>,
+) -> AppResult<Vec<EndpointTokenOut>> {
+    let now = state.clock.now();
+    state
         .db(move |conn| {
             store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
             let maps = store::mappings::of_endpoint(conn, id)?;
@@ -517,12 +564,11 @@ pub async fn tokens_of_endpoint(
                     continue;
                 }
                 out.push(EndpointTokenOut {
-                    token: super::tokens::TokenOut::from(t),
+                    token: super::tokens::TokenOut::at(t, now),
                     mappings,
                 });
             }
             Ok(out)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(out))
+        .await
 }

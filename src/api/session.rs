@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::auth::{password, Caller, Role, SESSION_COOKIE};
 use crate::domain::secret::Password;
-use crate::domain::token::TokenValue;
+use crate::domain::token::{TokenHash, TokenValue};
 use crate::error::{AppError, AppResult, Problem};
 use crate::store;
 use crate::AppState;
@@ -41,16 +41,6 @@ pub struct LoginResponse {
     pub user: UserSummary,
 }
 
-fn session_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .max_age(max_age)
-        .finish()
-}
-
 /// Start a session.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, headers(("Set-Cookie" = String, description = "portico_session, HttpOnly, SameSite=Strict"))),
@@ -61,14 +51,28 @@ pub async fn login(
     state: web::Data<AppState>,
     body: ApiJson<LoginRequest>,
 ) -> AppResult<HttpResponse> {
-    let LoginRequest {
-        username,
-        password: presented,
-    } = body.0;
+    let LoginRequest { username, password } = body.0;
+    let address = crate::ingest::client_address(&req, state.settings.trust_proxy_headers);
+    let (session, user) = start_session(&state, address, username, password).await?;
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(&state, Some(&session)))
+        .json(LoginResponse {
+            csrf_token: crate::auth::csrf_token_for(&session),
+            user,
+        }))
+}
+
+/// Checks a username and password (throttled per user and address) and opens a
+/// server-side session. The value goes into the session cookie and nowhere else.
+pub async fn start_session(
+    state: &AppState,
+    address: Option<std::net::IpAddr>,
+    username: String,
+    presented: Password,
+) -> AppResult<(TokenValue, UserSummary)> {
     if username.len() > 64 || presented.expose().len() > 1024 {
         return Err(AppError::LoginFailed);
     }
-    let address = crate::ingest::client_address(&req, state.settings.trust_proxy_headers);
     let now = state.clock.now();
     state
         .login_throttle
@@ -103,9 +107,9 @@ pub async fn login(
     state.login_throttle.succeeded(&username);
     let role: Role = user.role.parse().map_err(|_| AppError::Internal)?;
     let session = TokenValue::generate();
-    let csrf = TokenValue::generate();
     let ttl = state.settings.session_ttl;
-    let (session_hash, csrf_hash, user_id) = (session.hash(), csrf.hash(), user.id);
+    let csrf_hash = TokenHash::of(&crate::auth::csrf_token_for(&session));
+    let (session_hash, user_id) = (session.hash(), user.id);
     state
         .db(move |conn| {
             Ok(store::users::insert_session(
@@ -119,20 +123,45 @@ pub async fn login(
         })
         .await?;
     tracing::info!(username = %user.username, "login");
-    let max_age = CookieDuration::seconds(ttl.num_seconds());
-    Ok(HttpResponse::Ok()
-        .cookie(session_cookie(
-            session.expose().to_owned(),
-            state.settings.secure_cookies,
-            max_age,
-        ))
-        .json(LoginResponse {
-            csrf_token: csrf.expose().to_owned(),
-            user: UserSummary {
-                username: user.username,
-                role,
-            },
-        }))
+    Ok((
+        session,
+        UserSummary {
+            username: user.username,
+            role,
+        },
+    ))
+}
+
+/// The session cookie carrying `session`, or clearing it when `None`.
+pub fn session_cookie(state: &AppState, session: Option<&TokenValue>) -> Cookie<'static> {
+    let (value, max_age) = match session {
+        Some(s) => (
+            s.expose().to_owned(),
+            CookieDuration::seconds(state.settings.session_ttl.num_seconds()),
+        ),
+        None => (String::new(), CookieDuration::ZERO),
+    };
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.settings.secure_cookies)
+        .max_age(max_age)
+        .finish()
+}
+
+/// Deletes the session behind the request's cookie, if any.
+pub async fn end_session(req: &HttpRequest, state: &AppState) -> AppResult<()> {
+    if let Some(value) = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| TokenValue::parse(c.value()).ok())
+    {
+        let hash = value.hash();
+        state
+            .db(move |conn| Ok(store::users::delete_session(conn, &hash)?))
+            .await?;
+    }
+    Ok(())
 }
 
 /// End the session: it is deleted on the server, the cookie is cleared.
@@ -143,21 +172,9 @@ pub async fn logout(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    if let Some(value) = req
-        .cookie(SESSION_COOKIE)
-        .and_then(|c| TokenValue::parse(c.value()).ok())
-    {
-        let hash = value.hash();
-        state
-            .db(move |conn| Ok(store::users::delete_session(conn, &hash)?))
-            .await?;
-    }
+    end_session(&req, &state).await?;
     tracing::info!(username = %caller.username, "logout");
     Ok(HttpResponse::NoContent()
-        .cookie(session_cookie(
-            String::new(),
-            state.settings.secure_cookies,
-            CookieDuration::ZERO,
-        ))
+        .cookie(session_cookie(&state, None))
         .finish())
 }

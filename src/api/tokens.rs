@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{check_allowlist, check_text, double_option, ApiJson};
-use crate::auth::Admin;
+use crate::auth::{Admin, Caller};
 use crate::domain::endpoint::{primary_methods, AuthType, IpAllowlist, Method};
 use crate::domain::token::TokenValue;
 use crate::error::{missing, AppError, AppResult, Problem};
@@ -298,7 +298,18 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ApiJson<CreateToken>,
 ) -> AppResult<HttpResponse> {
-    let req = body.0;
+    let out = create_token(caller, &state, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/tokens/{}", out.details.id)))
+        .json(out))
+}
+
+/// Creates a token (validated, audited); the result carries its value, once.
+pub async fn create_token(
+    caller: Caller,
+    state: &AppState,
+    req: CreateToken,
+) -> AppResult<TokenWithValue> {
     check_text("name", &req.name, 1, 200)?;
     check_text("description", &req.description, 0, 2000)?;
     let rate = check_rate(req.rate_limit_per_minute)?;
@@ -341,13 +352,10 @@ pub async fn create(
             })
         })
         .await?;
-    let id = row.id;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/tokens/{id}")))
-        .json(TokenWithValue {
-            details: TokenOut::at(row, now),
-            token_value: value.expose().to_owned(),
-        }))
+    Ok(TokenWithValue {
+        details: TokenOut::at(row, now),
+        token_value: value.expose().to_owned(),
+    })
 }
 
 /// One token (without its value).
@@ -376,8 +384,17 @@ pub async fn update(
     id: web::Path<i64>,
     body: ApiJson<UpdateToken>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let req = body.0;
+    let out = update_token(caller, &state, id.into_inner(), body.0).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Changes a token's settings (validated, audited).
+pub async fn update_token(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    req: UpdateToken,
+) -> AppResult<TokenOut> {
     let now = state.clock.now();
     let mut changes = TokenChanges {
         updated_at: Some(now),
@@ -418,7 +435,7 @@ pub async fn update(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
+    Ok(TokenOut::at(row, now))
 }
 
 /// Delete a token for good; its calls keep its name in the data viewer.
@@ -429,7 +446,12 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    delete_token(caller, &state, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a token for good (audited).
+pub async fn delete_token(caller: Caller, state: &AppState, id: i64) -> AppResult<()> {
     let now = state.clock.now();
     state
         .db(move |conn| {
@@ -446,8 +468,7 @@ pub async fn delete(
                 )
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }
 
 /// Replace the value. With `grace_seconds` the old value keeps working that long
@@ -461,12 +482,22 @@ pub async fn regenerate(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
     let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) {
         RegenerateToken::default()
     } else {
         super::parse_json(&body)?
     };
+    let out = regenerate_token(caller, &state, id.into_inner(), req).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Replaces a token's value, the old one working `grace_seconds` longer (audited).
+pub async fn regenerate_token(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    req: RegenerateToken,
+) -> AppResult<TokenWithValue> {
     if !(0..=MAX_GRACE_SECONDS).contains(&req.grace_seconds) {
         return Err(AppError::validation(
             "grace_seconds",
@@ -494,19 +525,50 @@ pub async fn regenerate(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(TokenWithValue {
+    Ok(TokenWithValue {
         details: TokenOut::at(row, now),
         token_value: value.expose().to_owned(),
-    }))
+    })
 }
 
-async fn set_field(
-    caller: crate::auth::Caller,
-    state: web::Data<AppState>,
+/// The one-switch lifecycle changes of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Deactivate,
+    Activate,
+    Renew,
+}
+
+/// Deactivates, activates or renews a token (audited).
+pub async fn change_lifecycle(
+    caller: Caller,
+    state: &AppState,
     id: i64,
-    action: &'static str,
-    changes: TokenChanges,
-) -> AppResult<HttpResponse> {
+    what: Lifecycle,
+) -> AppResult<TokenOut> {
+    let (action, changes) = match what {
+        Lifecycle::Deactivate => (
+            "token.deactivate",
+            TokenChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        ),
+        Lifecycle::Activate => (
+            "token.activate",
+            TokenChanges {
+                active: Some(true),
+                ..Default::default()
+            },
+        ),
+        Lifecycle::Renew => (
+            "token.renew",
+            TokenChanges {
+                expires_at: Some(Some(state.clock.now() + TimeDelta::days(365))),
+                ..Default::default()
+            },
+        ),
+    };
     let now = state.clock.now();
     let changes = TokenChanges {
         updated_at: Some(now),
@@ -529,7 +591,7 @@ async fn set_field(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(TokenOut::at(row, now)))
+    Ok(TokenOut::at(row, now))
 }
 
 /// Retire a token: unusable, hidden from the default list, history kept.
@@ -540,17 +602,8 @@ pub async fn deactivate(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    set_field(
-        caller,
-        state,
-        id.into_inner(),
-        "token.deactivate",
-        TokenChanges {
-            active: Some(false),
-            ..Default::default()
-        },
-    )
-    .await
+    let out = change_lifecycle(caller, &state, id.into_inner(), Lifecycle::Deactivate).await?;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// Bring a deactivated token back.
@@ -561,17 +614,8 @@ pub async fn activate(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    set_field(
-        caller,
-        state,
-        id.into_inner(),
-        "token.activate",
-        TokenChanges {
-            active: Some(true),
-            ..Default::default()
-        },
-    )
-    .await
+    let out = change_lifecycle(caller, &state, id.into_inner(), Lifecycle::Activate).await?;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// Set the expiry to one year from now.
@@ -582,18 +626,8 @@ pub async fn renew(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let until = state.clock.now() + TimeDelta::days(365);
-    set_field(
-        caller,
-        state,
-        id.into_inner(),
-        "token.renew",
-        TokenChanges {
-            expires_at: Some(Some(until)),
-            ..Default::default()
-        },
-    )
-    .await
+    let out = change_lifecycle(caller, &state, id.into_inner(), Lifecycle::Renew).await?;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// Enable, disable, deactivate, activate or delete many tokens at once: all or nothing.
@@ -605,7 +639,12 @@ pub async fn bulk(
     state: web::Data<AppState>,
     body: ApiJson<BulkRequest>,
 ) -> AppResult<HttpResponse> {
-    let req = body.0;
+    let out = bulk_apply(caller, &state, body.0).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Applies one action to many tokens: all or nothing (audited).
+pub async fn bulk_apply(caller: Caller, state: &AppState, req: BulkRequest) -> AppResult<BulkResult> {
     let mut ids = req.ids.clone();
     ids.sort_unstable();
     ids.dedup();
@@ -682,7 +721,7 @@ pub async fn bulk(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(BulkResult { affected }))
+    Ok(BulkResult { affected })
 }
 
 /// The token's mappings.
@@ -721,7 +760,19 @@ pub async fn put_mapping(
     body: ApiJson<PutMapping>,
 ) -> AppResult<HttpResponse> {
     let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
-    let enabled = body.0.enabled;
+    let out = set_mapping(caller, &state, id, endpoint_id, method, body.0.enabled).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Maps a token onto (endpoint, method) or sets that mapping's switch (audited).
+pub async fn set_mapping(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    endpoint_id: i64,
+    method: Method,
+    enabled: bool,
+) -> AppResult<MappingOut> {
     let now = state.clock.now();
     let row = state
         .db(move |conn| {
@@ -748,7 +799,7 @@ pub async fn put_mapping(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(MappingOut::from(row)))
+    Ok(MappingOut::from(row))
 }
 
 /// Remove the mapping.
@@ -761,6 +812,18 @@ pub async fn delete_mapping(
     path: web::Path<(i64, i64, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
+    remove_mapping(caller, &state, id, endpoint_id, method).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a mapping (audited).
+pub async fn remove_mapping(
+    caller: Caller,
+    state: &AppState,
+    id: i64,
+    endpoint_id: i64,
+    method: Method,
+) -> AppResult<()> {
     let now = state.clock.now();
     state
         .db(move |conn| {
@@ -778,6 +841,5 @@ pub async fn delete_mapping(
                 )
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }

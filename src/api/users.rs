@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
-use crate::auth::{password, Admin, Role};
+use crate::auth::{password, Admin, Caller, Role};
 use crate::domain::secret::Password;
 use crate::error::{missing, AppError, AppResult, Problem};
 use crate::store;
@@ -111,7 +111,11 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ApiJson<CreateUser>,
 ) -> AppResult<HttpResponse> {
-    let req = body.0;
+    Ok(HttpResponse::Created().json(create_user(caller, &state, body.0).await?))
+}
+
+/// Adds a user (validated, audited).
+pub async fn create_user(caller: Caller, state: &AppState, req: CreateUser) -> AppResult<UserOut> {
     check_username(&req.username)?;
     let hash = hash_password(req.password).await?;
     let now = state.clock.now();
@@ -141,7 +145,7 @@ pub async fn create(
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(UserOut::from(row)))
+    Ok(UserOut::from(row))
 }
 
 /// One user.
@@ -214,7 +218,12 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    delete_user(caller, &state, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a user with their sessions and API keys (audited); never oneself or the last admin.
+pub async fn delete_user(caller: Caller, state: &AppState, id: i64) -> AppResult<()> {
     if id == caller.user_id {
         return Err(AppError::Conflict(
             "cannot_delete_self",
@@ -247,6 +256,5 @@ pub async fn delete(
                 Ok(())
             })
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await
 }

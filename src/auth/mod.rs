@@ -11,6 +11,7 @@ use actix_web::dev::Payload;
 use actix_web::http::Method as HttpMethod;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::domain::token::{TokenHash, TokenValue};
@@ -136,6 +137,26 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
             .and_then(|v| v.to_str().ok())
             .map(TokenHash::of)
     });
+    session_caller(&state, &session, csrf).await
+}
+
+/// The CSRF token of a session. It is derived from the session value (which only
+/// the browser holds), so pages can embed it while the server stores only hashes.
+pub fn csrf_token_for(session: &TokenValue) -> String {
+    let mut h = Sha256::new();
+    h.update(b"portico-csrf\0");
+    h.update(session.expose().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The caller behind a live session. `csrf` is `None` for safe methods, else the
+/// hash of the presented CSRF token (`Some(None)` when none was presented).
+pub async fn session_caller(
+    state: &AppState,
+    session: &TokenValue,
+    csrf: Option<Option<TokenHash>>,
+) -> Result<Caller, AppError> {
+    let now = state.clock.now();
     let hash = session.hash();
     state
         .db(move |conn| {

@@ -65,6 +65,8 @@ pub struct CallFilter {
     pub until: Option<NaiveDateTime>,
     /// Case-insensitive text in the call's record payload.
     pub q: Option<String>,
+    /// Only calls newer than this id (the viewer's live tail).
+    pub after_id: Option<i64>,
 }
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
@@ -121,6 +123,9 @@ pub fn page(
     }
     if let Some(before) = before {
         q = q.filter(calls::id.lt(before));
+    }
+    if let Some(after) = f.after_id {
+        q = q.filter(calls::id.gt(after));
     }
     q.order(calls::id.desc()).limit(limit).load(conn)
 }
