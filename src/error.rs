@@ -115,7 +115,7 @@ impl AppError {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             AppError::Denied(d) => match d {
                 Denial::TokenMissing => {

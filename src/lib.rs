@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ops;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -90,6 +91,7 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     ops::routes(cfg);
     api::routes(cfg);
+    ui::routes(cfg);
     ingest::routes(cfg);
 }
 

@@ -644,7 +644,11 @@ pub async fn bulk(
 }
 
 /// Applies one action to many tokens: all or nothing (audited).
-pub async fn bulk_apply(caller: Caller, state: &AppState, req: BulkRequest) -> AppResult<BulkResult> {
+pub async fn bulk_apply(
+    caller: Caller,
+    state: &AppState,
+    req: BulkRequest,
+) -> AppResult<BulkResult> {
     let mut ids = req.ids.clone();
     ids.sort_unstable();
     ids.dedup();

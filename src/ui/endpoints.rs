@@ -1,0 +1,420 @@
+//! Endpoints: the list, the General tab and the Tokens tab.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::{int_field, list_field, Revealed, UiForm, UiResult, UiUser};
+use crate::api::endpoints::{
+    create_endpoint, delete_endpoint, endpoint_tokens, get_endpoint, list_endpoints,
+    regenerate_primary, update_endpoint, CreateEndpoint, EndpointOut, UpdateEndpoint,
+};
+use crate::api::tokens::{remove_mapping, set_mapping};
+use crate::domain::endpoint::{primary_methods, AuthType, Method};
+use crate::error::AppError;
+use crate::store;
+use crate::store::tokens::StateFilter;
+use crate::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/endpoints")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(web::resource("/endpoints/new").route(web::get().to(new_page)));
+    cfg.service(
+        web::resource("/endpoints/{id}")
+            .route(web::get().to(general))
+            .route(web::post().to(save)),
+    );
+    cfg.service(web::resource("/endpoints/{id}/enabled").route(web::post().to(set_enabled)));
+    cfg.service(web::resource("/endpoints/{id}/delete").route(web::post().to(delete)));
+    cfg.service(web::resource("/endpoints/{id}/tokens").route(web::get().to(tokens_tab)));
+    cfg.service(
+        web::resource("/endpoints/{id}/primary/{method}").route(web::post().to(regenerate)),
+    );
+    cfg.service(web::resource("/endpoints/{id}/mappings").route(web::post().to(mapping)));
+}
+
+#[derive(Serialize)]
+struct ListRow {
+    e: EndpointOut,
+    tokens: i64,
+    calls_24h: i64,
+}
+
+async fn list(user: UiUser, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+    user.require_admin()?;
+    let endpoints = list_endpoints(&state).await?;
+    let since = state.clock.now() - chrono::TimeDelta::hours(24);
+    let (tokens, calls) = state
+        .db(move |conn| {
+            let t: BTreeMap<i64, i64> = store::mappings::count_tokens_by_endpoint(conn)?
+                .into_iter()
+                .collect();
+            let c: BTreeMap<i64, i64> = store::calls::count_since(conn, since)?
+                .into_iter()
+                .filter_map(|(e, n)| e.map(|e| (e, n)))
+                .collect();
+            Ok((t, c))
+        })
+        .await?;
+    let rows: Vec<ListRow> = endpoints
+        .into_iter()
+        .map(|e| ListRow {
+            tokens: tokens.get(&e.id).copied().unwrap_or(0),
+            calls_24h: calls.get(&e.id).copied().unwrap_or(0),
+            e,
+        })
+        .collect();
+    let mut ctx = user.context("endpoints", "Endpoints");
+    ctx.insert("rows", &rows);
+    user.render("endpoints.html", &ctx)
+}
+
+async fn new_page(user: UiUser) -> UiResult<HttpResponse> {
+    user.require_admin()?;
+    let ctx = user.context("endpoints", "New endpoint");
+    user.render("endpoint_new.html", &ctx)
+}
+
+fn auth_field(form: &UiForm) -> Result<AuthType, AppError> {
+    AuthType::from_str(form.get("auth").unwrap_or("token"))
+        .map_err(|e| AppError::validation("auth", e))
+}
+
+async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let req = (|| {
+        Ok::<_, AppError>(CreateEndpoint {
+            slug: form.text("slug").trim().to_owned(),
+            name: Some(form.text("name").trim().to_owned()).filter(|n| !n.is_empty()),
+            description: form.text("description"),
+            auth: auth_field(&form)?,
+            allow_delete: form.flag("allow_delete"),
+            enabled: form.flag("enabled"),
+            max_body_bytes: int_field(&form, "max_body_bytes")?,
+            retention_days: int_field(&form, "retention_days")?,
+            ip_allowlist: list_field(&form.text("ip_allowlist")),
+        })
+    })();
+    let result = match req {
+        Ok(req) => create_endpoint(form.caller(), &state, req).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(mut e) => {
+            let fresh = e.primary_tokens.take().unwrap_or_default();
+            tokens_page(&form.user, &state, e.id, false, fresh, "Endpoint created.").await
+        }
+        Err(e) => form.finish("/ui/endpoints", Err::<(), _>(e), |_| String::new()),
+    }
+}
+
+async fn general(
+    user: UiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    user.require_admin()?;
+    let e = get_endpoint(&state, id.into_inner()).await?;
+    let mut ctx = user.context("endpoints", &e.name);
+    ctx.insert("tab", "general");
+    ctx.insert("e", &e);
+    ctx.insert(
+        "allowlist",
+        &e.ip_allowlist.clone().unwrap_or_default().join("\n"),
+    );
+    user.render("endpoint.html", &ctx)
+}
+
+async fn save(
+    form: UiForm,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let id = id.into_inner();
+    let req = (|| {
+        Ok::<_, AppError>(UpdateEndpoint {
+            slug: Some(form.text("slug").trim().to_owned()),
+            name: Some(form.text("name").trim().to_owned()),
+            description: Some(form.text("description")),
+            auth: Some(auth_field(&form)?),
+            allow_delete: Some(form.flag("allow_delete")),
+            enabled: Some(form.flag("enabled")),
+            max_body_bytes: int_field(&form, "max_body_bytes")?,
+            retention_days: Some(int_field(&form, "retention_days")?),
+            ip_allowlist: Some(list_field(&form.text("ip_allowlist"))),
+        })
+    })();
+    let result = match req {
+        Ok(req) => update_endpoint(form.caller(), &state, id, req).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(mut e) => match e.primary_tokens.take().filter(|f| !f.is_empty()) {
+            // Turning auth or deleting on generated primary tokens: show them once.
+            Some(fresh) => {
+                tokens_page(
+                    &form.user,
+                    &state,
+                    id,
+                    false,
+                    fresh,
+                    "Saved; new primary tokens generated.",
+                )
+                .await
+            }
+            None => form.finish(&format!("/ui/endpoints/{id}"), Ok(()), |_| "Saved.".into()),
+        },
+        Err(e) => form.finish(&format!("/ui/endpoints/{id}"), Err::<(), _>(e), |_| {
+            String::new()
+        }),
+    }
+}
+
+async fn set_enabled(
+    form: UiForm,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let id = id.into_inner();
+    let on = form.flag("enabled");
+    if !on {
+        if let Some(page) = form.confirm(
+            "Disable this endpoint? Every call to it will be refused with 403 until it is enabled again.",
+        ) {
+            return page;
+        }
+    }
+    let req = UpdateEndpoint {
+        slug: None,
+        name: None,
+        description: None,
+        auth: None,
+        allow_delete: None,
+        enabled: Some(on),
+        max_body_bytes: None,
+        retention_days: None,
+        ip_allowlist: None,
+    };
+    let r = update_endpoint(form.caller(), &state, id, req).await;
+    form.finish("/ui/endpoints", r, |e| {
+        format!("{} {}.", e.name, if on { "enabled" } else { "disabled" })
+    })
+}
+
+async fn delete(
+    form: UiForm,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let id = id.into_inner();
+    if let Some(page) = form.confirm(
+        "Delete this endpoint with all its records, primary tokens and mappings? Its calls stay in the data viewer. This cannot be undone.",
+    ) {
+        return page;
+    }
+    let r = delete_endpoint(form.caller(), &state, id).await;
+    match r {
+        Ok(()) => Ok(super::redirect_with(
+            "/ui/endpoints",
+            "ok",
+            "Endpoint deleted.",
+        )),
+        Err(e) => form.finish("/ui/endpoints", Err::<(), _>(e), |_| String::new()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TabQuery {
+    hide_unassigned: Option<String>,
+}
+
+async fn tokens_tab(
+    user: UiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    q: web::Query<TabQuery>,
+) -> UiResult<HttpResponse> {
+    user.require_admin()?;
+    let hide = q
+        .hide_unassigned
+        .as_deref()
+        .is_some_and(|v| v == "1" || v == "on");
+    tokens_page(&user, &state, id.into_inner(), hide, BTreeMap::new(), "").await
+}
+
+#[derive(Serialize)]
+struct Cell {
+    method: &'static str,
+    /// `on`, `off` (mapped, switched off) or `none` (not mapped).
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct TokenLine {
+    t: crate::api::tokens::TokenOut,
+    cells: Vec<Cell>,
+}
+
+async fn tokens_page(
+    user: &UiUser,
+    state: &AppState,
+    id: i64,
+    hide_unassigned: bool,
+    fresh: BTreeMap<String, String>,
+    note: &str,
+) -> UiResult<HttpResponse> {
+    let e = get_endpoint(state, id).await?;
+    let methods = primary_methods(e.auth, e.allow_delete);
+    let tokens = endpoint_tokens(
+        state,
+        id,
+        StateFilter::Active,
+        hide_unassigned.then_some(true),
+    )
+    .await?;
+    let lines: Vec<TokenLine> = tokens
+        .into_iter()
+        .map(|t| TokenLine {
+            cells: methods
+                .iter()
+                .map(|m| Cell {
+                    method: m.as_str(),
+                    state: match t.mappings.get(m.as_str()) {
+                        Some(true) => "on",
+                        Some(false) => "off",
+                        None => "none",
+                    },
+                })
+                .collect(),
+            t: t.token,
+        })
+        .collect();
+    let revealed: Vec<Revealed> = fresh
+        .into_iter()
+        .map(|(m, v)| Revealed {
+            label: format!("{m} primary token"),
+            value: v,
+        })
+        .collect();
+    let mut ctx = user.context("endpoints", &e.name);
+    ctx.insert("tab", "tokens");
+    ctx.insert(
+        "methods",
+        &methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+    );
+    ctx.insert("lines", &lines);
+    ctx.insert("hide_unassigned", &hide_unassigned);
+    ctx.insert("revealed", &revealed);
+    ctx.insert("note", note);
+    ctx.insert("e", &e);
+    user.render("endpoint.html", &ctx)
+}
+
+async fn regenerate(
+    form: UiForm,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let (id, method) = path.into_inner();
+    let back = format!("/ui/endpoints/{id}/tokens");
+    let method = match Method::from_str(&method) {
+        Ok(m) => m,
+        Err(e) => {
+            return form.finish(
+                &back,
+                Err::<(), _>(AppError::validation("method", e)),
+                |_| String::new(),
+            )
+        }
+    };
+    if let Some(page) = form.confirm(&format!(
+        "Generate a new {method} primary token? The current value stops working at once."
+    )) {
+        return page;
+    }
+    match regenerate_primary(form.caller(), &state, id, method).await {
+        Ok(r) => {
+            let fresh = BTreeMap::from([(r.method.as_str().to_owned(), r.token)]);
+            tokens_page(
+                &form.user,
+                &state,
+                id,
+                false,
+                fresh,
+                "New primary token generated.",
+            )
+            .await
+        }
+        Err(e) => form.finish(&back, Err::<(), _>(e), |_| String::new()),
+    }
+}
+
+async fn mapping(
+    form: UiForm,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    form.user.require_admin()?;
+    let id = id.into_inner();
+    mapping_action(&form, &state, id, &format!("/ui/endpoints/{id}/tokens")).await
+}
+
+/// One mapping switch: `action` is `on`, `off` or `remove`; `token_id` and `method` say which.
+pub async fn mapping_action(
+    form: &UiForm,
+    state: &AppState,
+    endpoint_id: i64,
+    fallback: &str,
+) -> UiResult<HttpResponse> {
+    let parsed = (|| {
+        let token_id: i64 = int_field(form, "token_id")?
+            .ok_or_else(|| AppError::validation("token_id", "is required"))?;
+        let method = Method::from_str(form.get("method").unwrap_or_default())
+            .map_err(|e| AppError::validation("method", e))?;
+        Ok::<_, AppError>((token_id, method))
+    })();
+    let (token_id, method) = match parsed {
+        Ok(v) => v,
+        Err(e) => return form.finish(fallback, Err::<(), _>(e), |_| String::new()),
+    };
+    let action = form.get("action").unwrap_or_default();
+    let result = match action {
+        "on" | "off" => set_mapping(
+            form.caller(),
+            state,
+            token_id,
+            endpoint_id,
+            method,
+            action == "on",
+        )
+        .await
+        .map(|m| {
+            format!(
+                "{method} mapping switched {}.",
+                if m.enabled { "on" } else { "off" }
+            )
+        }),
+        "remove" => {
+            if let Some(page) = form.confirm(&format!(
+                "Remove this token's {method} mapping? The application loses that access at once."
+            )) {
+                return page;
+            }
+            remove_mapping(form.caller(), state, token_id, endpoint_id, method)
+                .await
+                .map(|()| format!("{method} mapping removed."))
+        }
+        _ => Err(AppError::validation("action", "must be on, off or remove")),
+    };
+    form.finish(fallback, result, |m| m)
+}

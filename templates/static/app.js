@@ -1,0 +1,120 @@
+// Portico admin UI: small progressive enhancements. Every page works without this.
+(function () {
+  "use strict";
+
+  // Confirmation dialog for forms marked data-confirm. Without JavaScript the server
+  // asks on a page of its own; with it, this dialog adds the _confirmed field.
+  var dialog = null, pending = null;
+  function confirmSubmit(form, submitter) {
+    dialog = dialog || document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm(form.dataset.confirm)) { markConfirmed(form); form.requestSubmit(submitter || undefined); }
+      return;
+    }
+    document.getElementById("confirm-text").textContent = form.dataset.confirm;
+    pending = { form: form, submitter: submitter };
+    dialog.showModal();
+    document.getElementById("confirm-ok").focus();
+  }
+  function markConfirmed(form) {
+    if (!form.querySelector("input[name=_confirmed]")) {
+      var i = document.createElement("input");
+      i.type = "hidden"; i.name = "_confirmed"; i.value = "1";
+      form.appendChild(i);
+    }
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !form.querySelector("input[name=_confirmed]")) {
+      e.preventDefault();
+      confirmSubmit(form, e.submitter);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest ? e.target.closest("button, a") : null;
+    if (!t) return;
+    if (t.id === "confirm-ok" && pending) {
+      var p = pending; pending = null;
+      dialog.close();
+      markConfirmed(p.form);
+      p.form.requestSubmit(p.submitter || undefined);
+      return;
+    }
+    if (t.hasAttribute("data-close")) {
+      var d = t.closest("dialog");
+      if (d) { e.preventDefault(); d.close(); pending = null; }
+      return;
+    }
+    if (t.dataset.open) {
+      var target = document.getElementById(t.dataset.open);
+      if (target && typeof target.showModal === "function") {
+        e.preventDefault();
+        target.showModal();
+        var first = target.querySelector("input:not([type=hidden]), textarea, select");
+        if (first) first.focus();
+      }
+      return;
+    }
+    if (t.dataset.reveal) {
+      var input = document.getElementById(t.dataset.reveal);
+      var show = input.type === "password";
+      input.type = show ? "text" : "password";
+      t.setAttribute("aria-pressed", show ? "true" : "false");
+      return;
+    }
+    if (t.dataset.copy) {
+      var src = document.getElementById(t.dataset.copy);
+      copyText(src.value).then(function () {
+        t.classList.add("copied");
+        t.setAttribute("title", "Copied");
+        setTimeout(function () { t.classList.remove("copied"); t.setAttribute("title", "Copy"); }, 2000);
+      }, function () {
+        src.type = "text"; src.select();
+      });
+    }
+  });
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement("textarea");
+      ta.value = text; ta.setAttribute("readonly", ""); ta.className = "sr-only";
+      document.body.appendChild(ta); ta.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
+      document.body.removeChild(ta);
+      if (ok) { resolve(); } else { reject(new Error("copy failed")); }
+    });
+  }
+
+  // "Select all" checkboxes for bulk actions.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.dataset && t.dataset.selectAll) {
+      document.querySelectorAll("input[type=checkbox][name='" + t.dataset.selectAll + "']").forEach(function (c) { c.checked = t.checked; });
+    }
+  });
+
+  // Live tail: new calls arrive over server-sent events as rendered rows.
+  document.addEventListener("DOMContentLoaded", function () {
+    var live = document.getElementById("live");
+    if (!live || !window.EventSource) return;
+    document.getElementById("live-toggle").hidden = false;
+    var source = null;
+    live.addEventListener("change", function () {
+      if (live.checked) {
+        source = new EventSource(live.dataset.stream);
+        source.addEventListener("call", function (ev) {
+          var body = document.getElementById("calls-body");
+          body.insertAdjacentHTML("afterbegin", ev.data);
+          var row = body.firstElementChild;
+          if (row) row.classList.add("fresh");
+          var empty = document.getElementById("no-calls");
+          if (empty) empty.remove();
+          while (body.children.length > 500) body.lastElementChild.remove();
+        });
+      } else if (source) {
+        source.close(); source = null;
+      }
+    });
+  });
+})();
