@@ -298,11 +298,13 @@ async fn tokens_page(
             t: t.token,
         })
         .collect();
-    let revealed: Vec<Revealed> = fresh
-        .into_iter()
-        .map(|(m, v)| Revealed {
-            label: format!("{m} primary token"),
-            value: v,
+    let revealed: Vec<Revealed> = Method::ALL
+        .iter()
+        .filter_map(|m| {
+            fresh.get(m.as_str()).map(|v| Revealed {
+                label: format!("{m} primary token"),
+                value: v.clone(),
+            })
         })
         .collect();
     let mut ctx = user.context("endpoints", &e.name);
