@@ -43,8 +43,17 @@ struct FormValues {
     q: String,
 }
 
-/// The UI's query string → the management API's filter pairs (times as RFC 3339).
-fn api_pairs(query: &str) -> Result<(Vec<(String, String)>, FormValues, Option<i64>), AppError> {
+/// The viewer's query translated for the management API.
+struct Translated {
+    /// The API's filter pairs (times as RFC 3339).
+    pairs: Vec<(String, String)>,
+    /// The form's values as typed.
+    form: FormValues,
+    cursor: Option<i64>,
+}
+
+/// The UI's query string → the management API's filters.
+fn api_pairs(query: &str) -> Result<Translated, AppError> {
     let raw: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -93,7 +102,11 @@ fn api_pairs(query: &str) -> Result<(Vec<(String, String)>, FormValues, Option<i
             _ => {}
         }
     }
-    Ok((pairs, form, cursor))
+    Ok(Translated {
+        pairs,
+        form,
+        cursor,
+    })
 }
 
 fn encode(pairs: &[(String, String)]) -> String {
@@ -209,7 +222,7 @@ async fn chart(state: &AppState, q: &CallQuery) -> Result<Chart, AppError> {
             q.filter.token_ids.is_empty() || s.id.is_some_and(|id| q.filter.token_ids.contains(&id))
         })
         .collect();
-    series.sort_by(|a, b| b.total.cmp(&a.total));
+    series.sort_by_key(|s| std::cmp::Reverse(s.total));
     series.truncate(PALETTE.len());
     let max = series
         .iter()
@@ -296,7 +309,12 @@ async fn viewer(
     let mut ctx = user.context("viewer", "Data viewer");
     ctx.insert("token_options", &tokens);
     ctx.insert("endpoint_options", &endpoints);
-    let parsed = api_pairs(req.query_string()).and_then(|(pairs, form, cursor)| {
+    let parsed = api_pairs(req.query_string()).and_then(|t| {
+        let Translated {
+            pairs,
+            form,
+            cursor,
+        } = t;
         let mut q = parse_pairs(pairs.clone())?;
         q.cursor = cursor;
         q.limit = PAGE;
@@ -438,8 +456,8 @@ async fn stream(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> UiResult<HttpResponse> {
-    let (pairs, _, _) = api_pairs(req.query_string()).map_err(UiError::from)?;
-    let mut q = parse_pairs(pairs).map_err(UiError::from)?;
+    let t = api_pairs(req.query_string()).map_err(UiError::from)?;
+    let mut q = parse_pairs(t.pairs).map_err(UiError::from)?;
     let after = req
         .headers()
         .get("Last-Event-ID")
