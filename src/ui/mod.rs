@@ -37,6 +37,7 @@ connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(home)));
+    cfg.service(web::resource("/favicon.ico").route(web::get().to(icon)));
     cfg.service(
         web::scope("/ui")
             .wrap(
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/").route(web::get().to(home)))
             .service(web::resource("/static/app.css").route(web::get().to(css)))
             .service(web::resource("/static/app.js").route(web::get().to(js)))
+            .service(web::resource("/static/icon.svg").route(web::get().to(icon)))
             .service(
                 web::resource("/login")
                     .route(web::get().to(login_page))
@@ -150,6 +152,13 @@ async fn css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "max-age=300"))
         .body(include_str!("../../templates/static/app.css"))
+}
+
+async fn icon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "max-age=86400"))
+        .body(include_str!("../../templates/static/icon.svg"))
 }
 
 async fn js() -> HttpResponse {

@@ -1,0 +1,435 @@
+//! The admin UI in a real headless Chromium, driven over WebDriver (chromedriver).
+//!
+//! Runs when `PORTICO_BROWSER_TESTS=1` (`.ci/run` installs Debian's `chromium` and
+//! `chromium-driver` and sets it). Paths: `PORTICO_CHROMEDRIVER` (default
+//! `/usr/bin/chromedriver`) and `PORTICO_CHROMIUM` (default `/usr/bin/chromium`).
+//! Every page visited is saved at 1280 and 390 pixels wide under `target/screenshots/`,
+//! and the browser console is checked for errors after every step.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use common::{Backend, TestApp, ADMIN_PASSWORD};
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+fn enabled() -> bool {
+    match std::env::var("PORTICO_BROWSER_TESTS").as_deref() {
+        Ok("1") => true,
+        _ => {
+            eprintln!("browser tests not run: set PORTICO_BROWSER_TESTS=1 (needs chromium and chromedriver)");
+            false
+        }
+    }
+}
+
+/// Chromedriver's console log endpoint (`goog:loggingPrefs` must ask for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+/// A Chrome DevTools Protocol command through chromedriver.
+#[derive(Debug)]
+struct Cdp(&'static str, Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"cmd": self.0, "params": self.1}).to_string()))
+    }
+}
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    base: String,
+    shots: Option<PathBuf>,
+    n: u32,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    async fn start(app: &TestApp, screenshots: bool) -> Self {
+        let driver_path = std::env::var("PORTICO_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
+        let chromium = std::env::var("PORTICO_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+        let port = free_port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver_path}: {e}"));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,1000", "--no-first-run", "--no-default-browser-check",
+                         "--disable-extensions", "--password-store=basic"],
+            }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => {
+                    let shots = screenshots.then(|| {
+                        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+                        std::fs::create_dir_all(&dir).unwrap();
+                        dir
+                    });
+                    return Browser { client, driver, base: app.address.clone(), shots, n: 0 };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not accept a session: {last:?}");
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.console_clean(path).await;
+    }
+
+    async fn el(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    async fn click(&self, css: &str) {
+        self.el(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.el(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.el(css).await.text().await.unwrap()
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.el(css).await.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    async fn path(&self) -> String {
+        let u = self.client.current_url().await.unwrap();
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `css` matches an element whose text contains `needle`.
+    async fn wait_text(&self, css: &str, needle: &str) {
+        for _ in 0..100 {
+            if let Ok(els) = self.client.find_all(Locator::Css(css)).await {
+                for e in els {
+                    if e.text().await.unwrap_or_default().contains(needle) {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {css} containing {needle:?} on {}", self.path().await);
+    }
+
+    async fn console(&self) -> Vec<Value> {
+        let v = self.client.issue_cmd(BrowserLog).await.expect("browser log");
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// No console errors (script errors, CSP violations, failed loads) since the last check.
+    async fn console_clean(&self, step: &str) {
+        let errors: Vec<Value> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .collect();
+        assert!(errors.is_empty(), "console errors after {step}: {errors:#?}");
+    }
+
+    /// Saves the page at desktop and phone width (full page height).
+    async fn shot(&mut self, name: &str) {
+        let Some(dir) = self.shots.clone() else { return };
+        self.n += 1;
+        for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
+            self.client
+                .issue_cmd(Cdp(
+                    "Emulation.setDeviceMetricsOverride",
+                    json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+                ))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let metrics = self.client.issue_cmd(Cdp("Page.getLayoutMetrics", json!({}))).await.unwrap();
+            let full = metrics["cssContentSize"]["height"].as_f64().unwrap_or(height as f64).min(5000.0);
+            let shot = self
+                .client
+                .issue_cmd(Cdp(
+                    "Page.captureScreenshot",
+                    json!({"format": "png", "captureBeyondViewport": true,
+                           "clip": {"x": 0, "y": 0, "width": width, "height": full.max(height as f64), "scale": 1}}),
+                ))
+                .await
+                .unwrap();
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(shot["data"].as_str().unwrap())
+                .unwrap();
+            std::fs::write(dir.join(format!("{:02}-{name}-{width}.png", self.n)), png).unwrap();
+        }
+        self.client
+            .issue_cmd(Cdp("Emulation.clearDeviceMetricsOverride", json!({})))
+            .await
+            .unwrap();
+        self.console_clean(name).await;
+    }
+
+    async fn close(self) {
+        self.client.clone().close().await.unwrap();
+    }
+}
+
+async fn journey(app: TestApp) {
+    let api = app.admin().await;
+    let mut b = Browser::start(&app, app.backend == Backend::Sqlite).await;
+
+    // The console check itself works: a deliberate error is seen, then drained.
+    b.goto("/ui/login").await;
+    b.js("console.error('portico-probe'); return 1;").await;
+    let probe = b.console().await;
+    assert!(probe.iter().any(|e| e["message"].as_str().unwrap_or_default().contains("portico-probe")), "{probe:?}");
+
+    // Log in with the keyboard only.
+    b.shot("login").await;
+    b.el("#username").await.send_keys(&format!("admin{TAB}{ADMIN_PASSWORD}{ENTER}")).await.unwrap();
+    b.wait_text("h1", "Endpoints").await;
+    assert_eq!(b.path().await, "/ui/endpoints");
+    b.shot("endpoints-empty").await;
+
+    // Create an endpoint in the dialog; the primary tokens are revealed once.
+    b.click("#add-endpoint").await;
+    b.el("#new-endpoint[open]").await;
+    b.shot("endpoint-new-dialog").await;
+    b.fill("#new-slug", "orders").await;
+    b.fill("#new-name", "Orders").await;
+    b.click("#create-endpoint").await;
+    b.el("#reveal").await;
+    b.console_clean("create endpoint").await;
+    let label = b.text("label[for=secret-1]").await;
+    assert!(label.contains("POST"), "{label}");
+    assert_eq!(b.el("#secret-1").await.prop("type").await.unwrap().as_deref(), Some("password"));
+    b.click("[data-reveal=secret-1]").await;
+    assert_eq!(b.el("#secret-1").await.prop("type").await.unwrap().as_deref(), Some("text"));
+    b.click("[data-copy=secret-1]").await;
+    b.el("[data-copy=secret-1].copied").await;
+    let first_post = b.value("#secret-1").await;
+    assert_eq!(first_post.len(), 64);
+    b.shot("endpoint-created-reveal").await;
+    let endpoints: Value = api.get("/endpoints").await.json().await.unwrap();
+    let eid = endpoints[0]["id"].as_i64().unwrap();
+
+    // Generate a new POST primary token: confirm in the dialog, copy the new value.
+    b.click("#generate-POST").await;
+    b.el("#confirm-dialog[open]").await;
+    b.shot("confirm-dialog").await;
+    b.click("#confirm-ok").await;
+    b.wait_text(".flash", "New primary token generated.").await;
+    b.click("[data-copy=secret-1]").await;
+    b.el("[data-copy=secret-1].copied").await;
+    let post = b.value("#secret-1").await;
+    assert_ne!(post, first_post);
+    assert_eq!(app.ingest("orders", &first_post, json!({"old": true})).await.status(), 401);
+    assert_eq!(app.ingest("orders", &post, json!({"via": "primary"})).await.status(), 201);
+
+    // Add an endpoint token in the dialog; its value is shown once.
+    b.goto("/ui/tokens").await;
+    b.shot("tokens-empty").await;
+    b.click("#add-token").await;
+    b.el("#new-token[open]").await;
+    b.fill("#new-token-name", "shop-app").await;
+    b.shot("token-new-dialog").await;
+    b.click("#create-token").await;
+    b.el("#reveal").await;
+    b.console_clean("create token").await;
+    let value = b.value("#secret-1").await;
+    assert_eq!(value.len(), 64);
+    let tokens: Value = api.get("/tokens").await.json().await.unwrap();
+    let tid = tokens[0]["id"].as_i64().unwrap();
+    b.shot("token-created-reveal").await;
+
+    // Assign it to POST of the endpoint; an HTTP POST with it is then stored.
+    assert_eq!(app.ingest("orders", &value, json!({"n": 0})).await.status(), 403);
+    b.click(&format!("#assign-{eid}-POST")).await;
+    b.wait_text(".flash", "POST mapping switched on.").await;
+    assert_eq!(b.el(&format!("#assign-{eid}-POST")).await.attr("aria-checked").await.unwrap().as_deref(), Some("true"));
+    b.shot("token-assigned").await;
+    let res = app.ingest("orders", &value, json!({"order": "A-1", "total": 12.5})).await;
+    assert_eq!(res.status(), 201);
+
+    // The viewer shows the call under the token's name; filter by that token.
+    b.goto("/ui/viewer").await;
+    b.wait_text("#calls-body tr", "shop-app").await;
+    b.shot("viewer").await;
+    b.click("#token-filter summary").await;
+    b.click(&format!("#token-filter input[value='{tid}']")).await;
+    b.shot("viewer-token-filter-open").await;
+    b.click("#apply-filters").await;
+    b.wait_text("#token-filter summary", "Tokens (1)").await;
+    assert!(b.path().await.contains(&format!("token={tid}")));
+    let rows = b.client.find_all(Locator::Css("#calls-body tr")).await.unwrap();
+    assert_eq!(rows.len(), 2, "the refused and the stored call of shop-app, not the primary's");
+    for r in rows {
+        assert!(r.text().await.unwrap().contains("shop-app"));
+    }
+    b.shot("viewer-filtered").await;
+
+    // Switch the mapping off on the endpoint's Tokens tab: the next POST is refused.
+    b.goto(&format!("/ui/endpoints/{eid}/tokens")).await;
+    b.click(&format!("#map-{tid}-POST")).await;
+    b.wait_text(".flash", "POST mapping switched off.").await;
+    b.shot("endpoint-tokens-tab").await;
+    let res = app.ingest("orders", &value, json!({"order": "A-2"})).await;
+    assert_eq!(res.status(), 403);
+    b.goto(&format!("/ui/viewer?token={tid}")).await;
+    b.wait_text("#calls-body tr:first-child", "403").await;
+    assert!(b.text("#calls-body tr:first-child").await.contains("mapping_disabled"));
+    b.shot("viewer-refused").await;
+    b.click("#calls-body tr:nth-child(2) a").await;
+    b.wait_text("#payload", "A-1").await;
+    b.shot("call-detail").await;
+
+    // Hide unassigned on the Tokens tab, the General tab, the token list.
+    b.goto(&format!("/ui/endpoints/{eid}/tokens")).await;
+    b.click("#hide-unassigned").await;
+    b.wait_text("#hide-unassigned", "Hide unassigned").await;
+    assert_eq!(b.el("#hide-unassigned").await.attr("aria-checked").await.unwrap().as_deref(), Some("true"));
+    b.goto(&format!("/ui/endpoints/{eid}")).await;
+    b.shot("endpoint-general").await;
+    b.goto("/ui/tokens").await;
+    b.shot("tokens").await;
+    b.goto(&format!("/ui/tokens/{tid}")).await;
+    b.shot("token-page").await;
+
+    // Live tail prepends a new call without a reload.
+    b.goto("/ui/viewer").await;
+    b.click("#live-toggle").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.ingest("orders", &post, json!({"live": "yes"})).await.status(), 201);
+    b.el("#calls-body tr.fresh").await;
+    b.console_clean("live tail").await;
+    b.shot("viewer-live").await;
+
+    // Users and audit.
+    b.goto("/ui/users").await;
+    b.fill("#add-user input[name=username]", "ana").await;
+    b.fill("#add-user input[name=password]", "analyst-password-1").await;
+    b.click("#add-user button[type=submit]").await;
+    b.wait_text(".flash", "ana added as analyst.").await;
+    b.shot("users").await;
+    b.goto("/ui/audit").await;
+    b.wait_text("#audit", "mapping.update").await;
+    b.shot("audit").await;
+
+    // Hostile names and payloads render as text and run nothing.
+    let hostile = api
+        .post("/tokens", json!({"name": "<script>window.__xss=1</script>", "description": "<img src=x onerror=\"window.__xss=2\">"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    api.map(&hostile["id"], &json!(eid), "POST", true).await;
+    let res = app
+        .ingest("orders", hostile["token"].as_str().unwrap(), json!({"x": "<img src=x onerror=\"window.__xss=3\">"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    for path in ["/ui/tokens".to_owned(), format!("/ui/endpoints/{eid}/tokens"), "/ui/audit".to_owned(), "/ui/viewer".to_owned()] {
+        b.goto(&path).await;
+        assert_eq!(b.js("return window.__xss === undefined;").await, json!(true), "{path}");
+        let body = b.text("main").await;
+        assert!(body.contains("<script>window.__xss=1</script>"), "{path} shows the name as text");
+    }
+    b.click("#calls-body tr:first-child a").await;
+    b.wait_text("#payload", "onerror").await;
+    assert_eq!(b.js("return window.__xss === undefined;").await, json!(true));
+    b.shot("call-detail-hostile").await;
+
+    // Sign out; an analyst reaches the viewer and is refused the admin pages.
+    b.click(".me button[type=submit]").await;
+    b.wait_text("h1", "Sign in").await;
+    b.fill("#username", "ana").await;
+    b.fill("#password", "analyst-password-1").await;
+    b.click("form button[type=submit]").await;
+    b.wait_text("h1", "Data viewer").await;
+    assert!(b.client.find(Locator::Css("nav a[href='/ui/endpoints']")).await.is_err(), "no admin navigation");
+    b.shot("analyst-viewer").await;
+    for path in ["/ui/endpoints", "/ui/tokens", "/ui/users", "/ui/audit", &format!("/ui/endpoints/{eid}/tokens")] {
+        b.client.goto(&format!("{}{path}", b.base)).await.unwrap();
+        b.wait_text("h1", "Admins only").await;
+        // The 403 of the page itself is the one console entry expected here.
+        let _ = b.console().await;
+    }
+    b.shot("analyst-refused").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_journey_in_a_real_browser() {
+    if !enabled() {
+        return;
+    }
+    for backend in common::backends() {
+        journey(common::spawn_app(backend).await).await;
+    }
+}
