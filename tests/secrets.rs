@@ -247,6 +247,95 @@ async fn full_run_leaks_nothing(app: TestApp) {
     .await;
     t.keep(app.client.get(app.url("/metrics")).send().await.unwrap())
         .await;
+
+    // The web UI: a form login, a token created in a form, every page read back.
+    let ui = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wrong = "wrong-ui-password-guess";
+    t.secrets.push(wrong.to_owned());
+    t.keep(
+        ui.post(app.url("/ui/login"))
+            .form(&[("username", "admin"), ("password", wrong)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let login = ui
+        .post(app.url("/ui/login"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    assert_eq!(session.len(), 64);
+    t.secrets.push(session);
+    let page = ui
+        .get(app.url("/ui/viewer"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let created = ui
+        .post(app.url("/ui/tokens"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", "ui-app"),
+            ("enabled", "on"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let revealed = created.split("data-secret").next().unwrap();
+    let value = revealed
+        .rsplit("value=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(value.len(), 64, "the UI revealed the new token");
+    t.secrets.push(value.to_owned());
+    for path in [
+        "/ui/endpoints".to_owned(),
+        format!("/ui/endpoints/{ep_id}"),
+        format!("/ui/endpoints/{ep_id}/tokens"),
+        "/ui/tokens".to_owned(),
+        format!("/ui/tokens/{tok_id}"),
+        "/ui/viewer".to_owned(),
+        "/ui/viewer/calls/1".to_owned(),
+        "/ui/users".to_owned(),
+        "/ui/audit".to_owned(),
+    ] {
+        let res = ui.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        t.keep(res).await;
+    }
     t.keep(admin.post("/logout", json!({})).await).await;
 
     assert!(

@@ -258,6 +258,13 @@ struct Cell {
     state: &'static str,
 }
 
+/// A primary token's hint, in method order (POST, GET, DELETE).
+#[derive(Serialize)]
+struct Primary<'a> {
+    method: &'static str,
+    p: &'a crate::api::endpoints::PrimaryTokenInfo,
+}
+
 #[derive(Serialize)]
 struct TokenLine {
     t: crate::api::tokens::TokenOut,
@@ -307,8 +314,18 @@ async fn tokens_page(
             })
         })
         .collect();
+    let primaries: Vec<Primary> = Method::ALL
+        .iter()
+        .filter_map(|m| {
+            e.primary_token_hints.get(m.as_str()).map(|p| Primary {
+                method: m.as_str(),
+                p,
+            })
+        })
+        .collect();
     let mut ctx = user.context("endpoints", &e.name);
     ctx.insert("tab", "tokens");
+    ctx.insert("primaries", &primaries);
     ctx.insert(
         "methods",
         &methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
