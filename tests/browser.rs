@@ -189,6 +189,14 @@ impl Browser {
         self.el(css).await.text().await.unwrap()
     }
 
+    async fn prop(&self, css: &str, name: &str) -> Option<String> {
+        self.el(css).await.prop(name).await.unwrap()
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.el(css).await.attr(name).await.unwrap()
+    }
+
     async fn value(&self, css: &str) -> String {
         self.el(css)
             .await
@@ -337,24 +345,11 @@ async fn journey(app: TestApp) {
     let label = b.text("label[for=secret-1]").await;
     assert!(label.contains("POST"), "{label}");
     assert_eq!(
-        b.el("#secret-1")
-            .await
-            .prop("type")
-            .await
-            .unwrap()
-            .as_deref(),
+        b.prop("#secret-1", "type").await.as_deref(),
         Some("password")
     );
     b.click("[data-reveal=secret-1]").await;
-    assert_eq!(
-        b.el("#secret-1")
-            .await
-            .prop("type")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("text")
-    );
+    assert_eq!(b.prop("#secret-1", "type").await.as_deref(), Some("text"));
     b.click("[data-copy=secret-1]").await;
     b.el("[data-copy=secret-1].copied").await;
     let first_post = b.value("#secret-1").await;
@@ -407,14 +402,19 @@ async fn journey(app: TestApp) {
         app.ingest("orders", &value, json!({"n": 0})).await.status(),
         403
     );
-    b.click(&format!("#assign-{eid}-POST")).await;
+    // In the "Assign endpoint tokens" dialog of the token list.
+    b.goto("/ui/tokens").await;
+    b.click(&format!("#assign-{tid}")).await;
+    b.el("#remote-dialog[open]").await;
+    b.console_clean("assign dialog").await;
+    b.shot("assign-dialog").await;
+    b.click(&format!("#remote-dialog #assign-{eid}-POST")).await;
     b.wait_text(".flash", "POST mapping switched on.").await;
+    assert_eq!(b.path().await, "/ui/tokens");
+    b.goto(&format!("/ui/tokens/{tid}/assign")).await;
     assert_eq!(
-        b.el(&format!("#assign-{eid}-POST"))
+        b.attr(&format!("#assign-{eid}-POST"), "aria-checked")
             .await
-            .attr("aria-checked")
-            .await
-            .unwrap()
             .as_deref(),
         Some("true")
     );
@@ -473,12 +473,7 @@ async fn journey(app: TestApp) {
     b.click("#hide-unassigned").await;
     b.wait_text("#hide-unassigned", "Hide unassigned").await;
     assert_eq!(
-        b.el("#hide-unassigned")
-            .await
-            .attr("aria-checked")
-            .await
-            .unwrap()
-            .as_deref(),
+        b.attr("#hide-unassigned", "aria-checked").await.as_deref(),
         Some("true")
     );
     b.goto(&format!("/ui/endpoints/{eid}")).await;

@@ -105,6 +105,14 @@ fn templates() -> &'static Tera {
                 include_str!("../../templates/ui/token_form.html"),
             ),
             (
+                "assign_section.html",
+                include_str!("../../templates/ui/assign_section.html"),
+            ),
+            (
+                "assign.html",
+                include_str!("../../templates/ui/assign.html"),
+            ),
+            (
                 "endpoint_new.html",
                 include_str!("../../templates/ui/endpoint_new.html"),
             ),
@@ -722,5 +730,55 @@ pub fn show_bytes(n: i64) -> String {
         format!("{:.1} KiB", n as f64 / 1024.0)
     } else {
         format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_file_is_registered_and_parses() {
+        let registered: Vec<&str> = templates().get_template_names().collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/ui");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                registered.contains(&name.as_str()),
+                "{name} is not registered"
+            );
+        }
+    }
+
+    #[test]
+    fn redirects_stay_on_our_pages() {
+        for bad in [
+            "//evil.example",
+            "https://evil.example/ui/",
+            "/ui//evil",
+            "/e/x",
+            "/ui/\\evil",
+            "/ui/a\nb",
+        ] {
+            assert_eq!(safe_target(Some(bad), "/ui/"), "/ui/", "{bad:?}");
+        }
+        assert_eq!(
+            safe_target(Some("/ui/tokens?show=inactive"), "/ui/"),
+            "/ui/tokens?show=inactive"
+        );
+        assert_eq!(safe_target(None, "/ui/x"), "/ui/x");
+    }
+
+    #[test]
+    fn form_times_are_utc() {
+        let t = time_field("2026-11-24T10:00").unwrap().unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-24T10:00:00+00:00");
+        assert_eq!(time_field(" ").unwrap(), None);
+        assert!(time_field("tomorrow").is_err());
+        assert_eq!(
+            list_field("10.0.0.0/8, 192.168.1.1\n\n"),
+            Some(vec!["10.0.0.0/8".to_owned(), "192.168.1.1".to_owned()])
+        );
+        assert_eq!(list_field(" \n "), None);
     }
 }

@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tokens/{id}/rotate").route(web::post().to(rotate)));
     cfg.service(web::resource("/tokens/{id}/delete").route(web::post().to(delete)));
     cfg.service(web::resource("/tokens/{id}/mappings").route(web::post().to(mapping)));
+    cfg.service(web::resource("/tokens/{id}/assign").route(web::get().to(assign_page)));
 }
 
 #[derive(serde::Deserialize)]
@@ -112,13 +113,8 @@ struct AssignRow {
     cells: Vec<AssignCell>,
 }
 
-async fn token_page(
-    user: &UiUser,
-    state: &AppState,
-    id: i64,
-    revealed: Option<TokenWithValue>,
-    note: &str,
-) -> UiResult<HttpResponse> {
+/// The token and its "Assign endpoint token" matrix: every token endpoint × method.
+async fn token_and_matrix(state: &AppState, id: i64) -> UiResult<(TokenOut, Vec<AssignRow>)> {
     let now = state.clock.now();
     let (row, maps) = state
         .db(move |conn| {
@@ -158,7 +154,32 @@ async fn token_page(
             })
         })
         .collect();
-    let t = TokenOut::at(row, now);
+    Ok((TokenOut::at(row, now), assign))
+}
+
+async fn assign_page(
+    user: UiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> UiResult<HttpResponse> {
+    user.require_admin()?;
+    let id = id.into_inner();
+    let (t, assign) = token_and_matrix(&state, id).await?;
+    let mut ctx = user.context("tokens", "Assign endpoint token");
+    ctx.insert("t", &t);
+    ctx.insert("assign", &assign);
+    ctx.insert("assign_back", &format!("/ui/tokens/{id}/assign"));
+    user.render("assign.html", &ctx)
+}
+
+async fn token_page(
+    user: &UiUser,
+    state: &AppState,
+    id: i64,
+    revealed: Option<TokenWithValue>,
+    note: &str,
+) -> UiResult<HttpResponse> {
+    let (t, assign) = token_and_matrix(state, id).await?;
     let mut ctx = user.context("tokens", &t.name);
     ctx.insert(
         "allowlist",
@@ -172,6 +193,7 @@ async fn token_page(
     );
     ctx.insert("t", &t);
     ctx.insert("assign", &assign);
+    ctx.insert("assign_back", &format!("/ui/tokens/{id}#assign"));
     ctx.insert("note", note);
     let revealed: Vec<Revealed> = revealed
         .map(|r| Revealed {

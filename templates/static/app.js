@@ -45,6 +45,14 @@
       if (d) { e.preventDefault(); d.close(); pending = null; }
       return;
     }
+    if (t.dataset.dialogSrc) {
+      var remote = document.getElementById("remote-dialog");
+      if (remote && typeof remote.showModal === "function" && window.fetch && window.DOMParser) {
+        e.preventDefault();
+        openRemote(remote, t.dataset.dialogSrc);
+      }
+      return;
+    }
     if (t.dataset.open) {
       var target = document.getElementById(t.dataset.open);
       if (target && typeof target.showModal === "function") {
@@ -73,6 +81,26 @@
       });
     }
   });
+  // Loads the main section of one of our own pages into a dialog (its forms post as usual
+  // and come back to this page).
+  function openRemote(dialog, src) {
+    fetch(src, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var section = doc.querySelector("main section.card");
+      if (!section) throw new Error("no section");
+      var back = location.pathname + location.search;
+      section.querySelectorAll("input[name=_back]").forEach(function (i) { i.value = back; });
+      var body = dialog.querySelector(".remote-body");
+      body.replaceChildren(document.importNode(section, true));
+      dialog.showModal();
+      var first = body.querySelector("button, a");
+      if (first) first.focus();
+    }).catch(function () { location.href = src; });
+  }
+
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
       return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text); });
