@@ -271,6 +271,17 @@ impl Browser {
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
+            let overflow = self
+                .js("return document.body.scrollWidth;")
+                .await
+                .as_i64()
+                .unwrap_or_default();
+            if overflow > width {
+                let culprits = self
+                    .js("var w = window.innerWidth, out = []; document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); if (r.right > w + 1 && !e.closest('.table-wrap')) out.push(e.tagName + '.' + e.className + '#' + e.id + ':' + Math.round(r.right)); }); var d = document.querySelector('dialog[open]'); return 'inner ' + w + ' body ' + document.body.scrollWidth + ' main ' + document.querySelector('main').scrollWidth + (d ? ' dialog ' + JSON.stringify(d.getBoundingClientRect()) + ' dsw ' + d.scrollWidth : '') + ': ' + out.slice(0, 12).join(', ');")
+                    .await;
+                panic!("{name} is {overflow} px wide at {width} px: {culprits}");
+            }
             let metrics = self
                 .client
                 .issue_cmd(Cdp("Page.getLayoutMetrics", json!({})))
