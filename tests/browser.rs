@@ -272,7 +272,7 @@ impl Browser {
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
             let overflow = self
-                .js("return document.body.scrollWidth;")
+                .js("return Math.max(document.body.scrollWidth, window.innerWidth);")
                 .await
                 .as_i64()
                 .unwrap_or_default();
@@ -415,6 +415,7 @@ async fn journey(app: TestApp) {
     );
     // In the "Assign endpoint tokens" dialog of the token list.
     b.goto("/ui/tokens").await;
+    b.shot("tokens-one").await;
     b.click(&format!("#assign-{tid}")).await;
     b.el("#remote-dialog[open]").await;
     b.console_clean("assign dialog").await;
@@ -487,6 +488,9 @@ async fn journey(app: TestApp) {
         b.attr("#hide-unassigned", "aria-checked").await.as_deref(),
         Some("true")
     );
+    b.goto("/ui/endpoints").await;
+    b.wait_text("table", "orders").await;
+    b.shot("endpoints").await;
     b.goto(&format!("/ui/endpoints/{eid}")).await;
     b.shot("endpoint-general").await;
     b.goto("/ui/tokens").await;
