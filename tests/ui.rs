@@ -316,6 +316,16 @@ async fn journey(app: TestApp) {
         .await;
     assert!(tab.contains("POST mapping switched on."));
     assert_eq!(switch_on(&tab, &format!("map-{token_id}-POST")), Some(true));
+    let (status, assign) = ui.get(&format!("/ui/tokens/{token_id}/assign")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        switch_on(&assign, &format!("assign-{endpoint_id}-POST")),
+        Some(true)
+    );
+    assert_eq!(
+        switch_on(&assign, &format!("assign-{endpoint_id}-GET")),
+        Some(false)
+    );
     let res = app.ingest("orders", &value, json!({"order": "A-1"})).await;
     assert_eq!(res.status(), 201);
 
@@ -399,6 +409,7 @@ async fn analyst_only_views(app: TestApp) {
         "/ui/audit",
         "/ui/endpoints/1",
         "/ui/tokens/1",
+        "/ui/tokens/1/assign",
     ] {
         let (status, html) = ana.get(path).await;
         assert_eq!(status, 403, "{path}");

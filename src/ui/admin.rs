@@ -84,6 +84,22 @@ struct AuditView {
     detail: String,
 }
 
+/// `{"name":"shop-app","hint":"abcd…wxyz"}` → `name: shop-app · hint: abcd…wxyz`.
+fn readable(detail: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(detail) {
+        Ok(serde_json::Value::Object(m)) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        _ => detail.to_owned(),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct AuditQuery {
     before: Option<String>,
@@ -121,7 +137,7 @@ async fn audit(
                 Some(id) => format!("{} #{id}", r.target_type),
                 None => r.target_type,
             },
-            detail: r.detail,
+            detail: readable(&r.detail),
         })
         .collect();
     let mut ctx = user.context("audit", "Audit log");
