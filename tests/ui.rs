@@ -177,6 +177,7 @@ async fn sign_in_and_out(app: TestApp) {
     );
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
 
     let session = cookie.split(';').next().unwrap().to_owned();
     let res = ui.submit("/ui/logout", &[]).await;
@@ -222,6 +223,41 @@ async fn no_open_redirect(app: TestApp) {
     }
 }
 on_each_backend!(login_never_redirects_off_site, no_open_redirect);
+
+async fn cross_site_login(app: TestApp) {
+    let ui = Ui::new(&app);
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let res = ui
+            .client
+            .post(app.url("/ui/login"))
+            .header(name, value)
+            .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{name}: {value}");
+        assert!(res.headers().get("set-cookie").is_none());
+    }
+    let same = app.address.trim_start_matches("http://").to_owned();
+    let res = ui
+        .client
+        .post(app.url("/ui/login"))
+        .header("origin", format!("http://{same}"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+on_each_backend!(
+    a_login_posted_from_another_site_is_refused,
+    cross_site_login
+);
 
 async fn csrf_required(app: TestApp) {
     let ui = Ui::login(&app, "admin", ADMIN_PASSWORD).await;

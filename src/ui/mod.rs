@@ -43,7 +43,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(
                 actix_web::middleware::DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))
-                    .add(("X-Frame-Options", "DENY")),
+                    .add(("X-Frame-Options", "DENY"))
+                    // Same-origin form posts then carry a real `Origin` (no-referrer sends "null").
+                    .add(("Referrer-Policy", "same-origin")),
             )
             .service(web::resource("").route(web::get().to(home)))
             .service(web::resource("/").route(web::get().to(home)))
@@ -657,7 +659,38 @@ async fn login_page(req: HttpRequest, q: web::Query<NextParam>) -> UiResult<Http
     Ok(resp.body(html))
 }
 
+/// Whether a form post comes from our own pages: the browser's `Sec-Fetch-Site` and
+/// `Origin` say so. The login form has no session (so no CSRF token) to check yet.
+fn same_origin(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return false;
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
+        }
+    }
+}
+
 async fn login(req: HttpRequest, body: web::Bytes) -> UiResult<HttpResponse> {
+    if !same_origin(&req) {
+        return Err(UiError::Page(
+            StatusCode::FORBIDDEN,
+            "Sign in from Portico",
+            "This sign-in did not come from Portico's own login page.".into(),
+        ));
+    }
     let state = state_of(&req)?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
