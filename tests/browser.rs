@@ -441,6 +441,10 @@ async fn journey(app: TestApp) {
     b.wait_text("#calls-body tr", "shop-app").await;
     b.shot("viewer").await;
     b.click("#token-filter summary").await;
+    b.fill("#token-search", "no-such-app").await;
+    b.wait_text("#token-options", "No matching tokens.").await;
+    b.fill("#token-search", "shop").await;
+    b.wait_text("#token-options", "shop-app").await;
     b.click(&format!("#token-filter input[value='{tid}']"))
         .await;
     b.shot("viewer-token-filter-open").await;

@@ -665,3 +665,38 @@ async fn live_tail(app: TestApp) {
     assert_eq!(res.status(), 303, "the stream needs a session");
 }
 on_each_backend!(live_tail_streams_new_calls, live_tail);
+
+async fn token_picker(app: TestApp) {
+    let api = app.admin().await;
+    for i in 0..55 {
+        api.create_token(&format!("alpha-{i:02}")).await;
+    }
+    let zeta = api.create_token("zeta-app").await;
+    let ui = Ui::login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, viewer) = ui.get("/ui/viewer").await;
+    assert!(viewer.contains("alpha-00"));
+    assert!(
+        !viewer.contains("zeta-app"),
+        "only the first tokens are listed"
+    );
+    assert!(viewer.contains("More tokens exist"));
+    let (status, options) = ui.get("/ui/viewer/token-options?q=ZETA").await;
+    assert_eq!(status, 200);
+    assert!(options.contains("zeta-app") && !options.contains("alpha-00"));
+    let (_, options) = ui
+        .get(&format!(
+            "/ui/viewer/token-options?q=alpha-0&token={}",
+            zeta["id"]
+        ))
+        .await;
+    assert!(
+        options.contains(&format!("value=\"{}\" checked", zeta["id"])),
+        "a chosen token stays listed and checked"
+    );
+    assert!(options.contains("alpha-09") && !options.contains("alpha-10"));
+    let (_, viewer) = ui.get(&format!("/ui/viewer?token={}", zeta["id"])).await;
+    assert!(viewer.contains(&format!("value=\"{}\" checked", zeta["id"])));
+    let (status, _) = ui.get("/ui/viewer/token-options?token=x").await;
+    assert_eq!(status, 422);
+}
+on_each_backend!(the_token_picker_narrows_thousands_of_tokens, token_picker);

@@ -91,6 +91,37 @@ pub fn list(conn: &mut DbConn, state: StateFilter) -> QueryResult<Vec<TokenRow>>
     q.order((tokens::name.asc(), tokens::id.asc())).load(conn)
 }
 
+/// Up to `limit` (id, name, active) of tokens whose name contains `needle`
+/// (case-insensitive), by name: the data viewer's token picker.
+pub fn names_matching(
+    conn: &mut DbConn,
+    needle: &str,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String, bool)>> {
+    let mut q = tokens::table
+        .select((tokens::id, tokens::name, tokens::active))
+        .into_boxed();
+    if !needle.is_empty() {
+        q = q.filter(
+            super::calls::lower(tokens::name)
+                .like(super::like_pattern(&needle.to_lowercase()))
+                .escape('\\'),
+        );
+    }
+    q.order((tokens::name.asc(), tokens::id.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
+/// (id, name, active) of the given tokens.
+pub fn names_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String, bool)>> {
+    tokens::table
+        .filter(tokens::id.eq_any(ids))
+        .select((tokens::id, tokens::name, tokens::active))
+        .order(tokens::name.asc())
+        .load(conn)
+}
+
 pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<TokenRow>> {
     tokens::table
         .filter(tokens::id.eq_any(ids))

@@ -131,6 +131,10 @@ fn templates() -> &'static Tera {
                 include_str!("../../templates/ui/call_row.html"),
             ),
             ("call.html", include_str!("../../templates/ui/call.html")),
+            (
+                "token_options.html",
+                include_str!("../../templates/ui/token_options.html"),
+            ),
             ("users.html", include_str!("../../templates/ui/users.html")),
             ("audit.html", include_str!("../../templates/ui/audit.html")),
         ])

@@ -15,7 +15,6 @@ use crate::api::endpoints::list_endpoints;
 use crate::error::AppError;
 use crate::store;
 use crate::store::calls::StatsBy;
-use crate::store::tokens::StateFilter;
 use crate::AppState;
 
 const PAGE: i64 = 50;
@@ -28,6 +27,7 @@ const PALETTE: [&str; 6] = [
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/viewer").route(web::get().to(viewer)));
     cfg.service(web::resource("/viewer/stream").route(web::get().to(stream)));
+    cfg.service(web::resource("/viewer/token-options").route(web::get().to(picker)));
     cfg.service(web::resource("/viewer/calls/{id}").route(web::get().to(detail)));
 }
 
@@ -172,6 +172,80 @@ impl From<CallOut> for CallView {
 struct Option_ {
     id: i64,
     label: String,
+    checked: bool,
+}
+
+/// How many tokens the viewer's token picker lists before one types to narrow it.
+const PICKER: i64 = 50;
+
+/// The selected tokens, then up to [`PICKER`] tokens whose name contains `needle`.
+async fn token_options(
+    state: &AppState,
+    needle: String,
+    selected: Vec<i64>,
+) -> UiResult<Vec<Option_>> {
+    let (chosen, matching) = state
+        .db(move |conn| {
+            Ok((
+                store::tokens::names_of(conn, &selected)?,
+                store::tokens::names_matching(conn, needle.trim(), PICKER + 1)?,
+            ))
+        })
+        .await?;
+    let label = |name: String, active: bool| {
+        if active {
+            name
+        } else {
+            format!("{name} (inactive)")
+        }
+    };
+    let mut out: Vec<Option_> = chosen
+        .iter()
+        .map(|(id, name, active)| Option_ {
+            id: *id,
+            label: label(name.clone(), *active),
+            checked: true,
+        })
+        .collect();
+    for (id, name, active) in matching {
+        if !chosen.iter().any(|c| c.0 == id) {
+            out.push(Option_ {
+                id,
+                label: label(name, active),
+                checked: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct PickerQuery {
+    q: Option<String>,
+}
+
+/// The token picker's options for what was typed (an HTML fragment for `app.js`).
+async fn picker(
+    _user: UiUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<PickerQuery>,
+) -> UiResult<HttpResponse> {
+    let selected = api_pairs(req.query_string())
+        .map(|t| t.form.tokens)
+        .map_err(UiError::from)?;
+    let needle: String = q.q.clone().unwrap_or_default().chars().take(200).collect();
+    let mut options = token_options(&state, needle, selected).await?;
+    let more = options.iter().filter(|o| !o.checked).count() as i64 > PICKER;
+    if more {
+        options.pop();
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("token_options", &options);
+    ctx.insert("more_tokens", &more);
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(super::render("token_options.html", &ctx)?))
 }
 
 #[derive(Serialize)]
@@ -282,31 +356,21 @@ async fn viewer(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> UiResult<HttpResponse> {
-    let (tokens, endpoints) = {
-        let t = state
-            .db(|conn| Ok(store::tokens::list(conn, StateFilter::All)?))
-            .await?;
-        let e = list_endpoints(&state).await?;
-        (
-            t.into_iter()
-                .map(|t| Option_ {
-                    id: t.id,
-                    label: if t.active {
-                        t.name
-                    } else {
-                        format!("{} (inactive)", t.name)
-                    },
-                })
-                .collect::<Vec<_>>(),
-            e.into_iter()
-                .map(|e| Option_ {
-                    id: e.id,
-                    label: e.slug,
-                })
-                .collect::<Vec<_>>(),
-        )
-    };
+    let endpoints: Vec<Option_> = list_endpoints(&state)
+        .await?
+        .into_iter()
+        .map(|e| Option_ {
+            id: e.id,
+            label: e.slug,
+            checked: false,
+        })
+        .collect();
+    let selected = api_pairs(req.query_string())
+        .map(|t| t.form.tokens)
+        .unwrap_or_default();
+    let tokens = token_options(&state, String::new(), selected).await?;
     let mut ctx = user.context("viewer", "Data viewer");
+    ctx.insert("more_tokens", &(tokens.len() as i64 > PICKER));
     ctx.insert("token_options", &tokens);
     ctx.insert("endpoint_options", &endpoints);
     let parsed = api_pairs(req.query_string()).and_then(|t| {

@@ -127,6 +127,27 @@
     }
   });
 
+  // Token picker: typing narrows the options on the server (there may be thousands).
+  var pickerTimer = null;
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t.dataset || !t.dataset.optionsSrc) return;
+    clearTimeout(pickerTimer);
+    pickerTimer = setTimeout(function () {
+      var box = document.getElementById(t.dataset.optionsTarget);
+      var params = new URLSearchParams();
+      params.set("q", t.value);
+      box.querySelectorAll("input[name=token]:checked").forEach(function (c) { params.append("token", c.value); });
+      fetch(t.dataset.optionsSrc + "?" + params.toString(), { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) { box.innerHTML = html; })
+        .catch(function () {});
+    }, 200);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-options-src]").forEach(function (i) { i.hidden = false; });
+  });
+
   // Live tail: new calls arrive over server-sent events as rendered rows.
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.getElementById("live");
