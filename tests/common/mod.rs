@@ -52,7 +52,7 @@ pub struct TestApp {
     _dir: Option<tempdir::TempDir>,
 }
 
-mod tempdir {
+pub mod tempdir {
     /// A directory removed when dropped.
     pub struct TempDir(pub std::path::PathBuf);
 
@@ -89,8 +89,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Settings::default()).await
 }
 
-pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
-    let (db_url, dir) = match backend {
+/// A fresh, empty database on `backend`: its URL, and for SQLite the directory
+/// that holds it (removed when dropped).
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempdir::TempDir>) {
+    match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(unique_name());
             std::fs::create_dir_all(&dir).unwrap();
@@ -103,7 +105,11 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
             tokio::task::spawn_blocking(fresh_postgres).await.unwrap(),
             None,
         ),
-    };
+    }
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    let (db_url, dir) = fresh_database(backend).await;
     let url = DatabaseUrl::parse(&db_url).unwrap();
     let clock = Clock::default();
     let pool = {
