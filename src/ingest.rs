@@ -10,7 +10,6 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::Connection;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -465,8 +464,8 @@ async fn process(
             let endpoint_id = endpoint.id;
             let deleted = state
                 .db(move |conn| {
-                    let n =
-                        conn.transaction(|conn| store::records::delete_all(conn, endpoint_id))?;
+                    let n = conn
+                        .write_transaction(|conn| store::records::delete_all(conn, endpoint_id))?;
                     used.touch(conn)?;
                     Ok(n)
                 })
@@ -665,7 +664,7 @@ async fn post(
             // The record is written first so the transaction takes SQLite's write
             // lock at once (a read-then-write transaction could not upgrade
             // under concurrent writers); a replay rolls it back.
-            let stored = conn.transaction::<_, AppError, _>(|conn| {
+            let stored = conn.write_transaction::<_, AppError, _>(|conn| {
                 let id = store::records::insert(conn, endpoint_id, now, &data)?;
                 if let Some(key) = &idem_key {
                     let not_before = now - IDEMPOTENCY_WINDOW;

@@ -5,7 +5,6 @@ use std::str::FromStr;
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -277,7 +276,7 @@ pub async fn create_endpoint(
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let row = store::endpoints::insert(
                     conn,
                     &NewEndpoint {
@@ -385,7 +384,7 @@ pub async fn update_endpoint(
     changes.updated_at = Some(now);
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let row = store::endpoints::update(conn, id, &changes).map_err(|e| slug_taken(e.into()))?;
                 let fresh = ensure_primaries(conn, &row, now)?;
@@ -429,7 +428,7 @@ pub async fn delete_endpoint(caller: Caller, state: &AppState, id: i64) -> AppRe
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction::<_, AppError, _>(|conn| {
+            conn.write_transaction::<_, AppError, _>(|conn| {
                 let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 store::endpoints::delete(conn, id)?;
                 store::audit::record(
@@ -476,7 +475,7 @@ pub async fn regenerate_primary(
     let (hash, hint) = (value.hash(), value.hint());
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
                 if !primary_methods(auth, e.allow_delete).contains(&method) {

@@ -2,7 +2,6 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -105,7 +104,7 @@ pub async fn create_key(
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let row = store::users::insert_api_key(
                     conn,
                     caller.user_id,
@@ -148,7 +147,7 @@ pub async fn delete_key(
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 if store::users::delete_api_key(conn, caller.user_id, id)? == 0 {
                     return Err(AppError::NotFound("api key"));
                 }

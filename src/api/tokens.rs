@@ -4,7 +4,6 @@ use std::str::FromStr;
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -322,7 +321,7 @@ pub async fn create_token(
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let row = store::tokens::insert(
                     conn,
                     &NewToken {
@@ -416,7 +415,7 @@ pub async fn update_token(
     changes.ip_allowlist = req.ip_allowlist.map(check_allowlist).transpose()?;
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
                 audit(
@@ -455,7 +454,7 @@ pub async fn delete_token(caller: Caller, state: &AppState, id: i64) -> AppResul
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let t = store::tokens::find(conn, id).map_err(missing("token"))?;
                 store::tokens::delete(conn, id)?;
                 audit(
@@ -510,7 +509,7 @@ pub async fn regenerate_token(
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::rotate(conn, id, &hash, &hint, until, now)?;
                 audit(
@@ -576,7 +575,7 @@ pub async fn change_lifecycle(
     };
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
                 audit(
@@ -689,7 +688,7 @@ pub async fn bulk_apply(
     };
     let affected = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let found = store::tokens::find_many(conn, &ids)?;
                 if found.len() != ids.len() {
                     let missing: Vec<i64> = ids
@@ -780,7 +779,7 @@ pub async fn set_mapping(
     let now = state.clock.now();
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let e = store::endpoints::find(conn, endpoint_id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
@@ -831,7 +830,7 @@ pub async fn remove_mapping(
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 if store::mappings::delete(conn, id, endpoint_id, method)? == 0 {
                     return Err(AppError::NotFound("mapping"));
                 }

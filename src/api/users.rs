@@ -4,7 +4,6 @@ use std::str::FromStr;
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -121,7 +120,7 @@ pub async fn create_user(caller: Caller, state: &AppState, req: CreateUser) -> A
     let now = state.clock.now();
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let row = store::users::insert(conn, &req.username, &hash, req.role.as_str(), now)
                     .map_err(|e| match AppError::from(e) {
                         AppError::Conflict(..) => AppError::Conflict(
@@ -183,7 +182,7 @@ pub async fn update(
     let now = state.clock.now();
     let row = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let before = store::users::find(conn, id).map_err(missing("user"))?;
                 if role == Some(Role::Analyst) && before.role == "admin" && store::users::count_admins(conn)? <= 1 {
                     return Err(AppError::Conflict("last_admin", "the last admin cannot lose the admin role".into()));
@@ -233,7 +232,7 @@ pub async fn delete_user(caller: Caller, state: &AppState, id: i64) -> AppResult
     let now = state.clock.now();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let before = store::users::find(conn, id).map_err(missing("user"))?;
                 if before.role == "admin" && store::users::count_admins(conn)? <= 1 {
                     return Err(AppError::Conflict(

@@ -5,7 +5,7 @@ pub mod schema;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -76,6 +76,43 @@ fn redact_url_password(url: &str) -> String {
             }
         }
         None => url.to_owned(),
+    }
+}
+
+impl DbConn {
+    /// Runs `f` in a transaction that writes. On SQLite it begins with `BEGIN IMMEDIATE`,
+    /// taking the write lock at once: a deferred transaction that reads first cannot
+    /// upgrade to writing once another connection has committed, and fails with
+    /// "database is locked" at once instead of waiting its turn. Inside an open
+    /// transaction it is a savepoint, as `transaction` is.
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        let DbConn::Sqlite(sqlite) = self else {
+            return self.transaction(f);
+        };
+        let depth =
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?;
+        if depth.is_some() {
+            return self.transaction(f);
+        }
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        let outcome = f(self);
+        let DbConn::Sqlite(sqlite) = self else {
+            unreachable!("the connection's backend does not change");
+        };
+        match outcome {
+            Ok(value) => {
+                AnsiTransactionManager::commit_transaction(sqlite)?;
+                Ok(value)
+            }
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(sqlite)?;
+                Err(e)
+            }
+        }
     }
 }
 
