@@ -27,6 +27,7 @@ use crate::store::endpoints::EndpointRow;
 use crate::store::records::RecordQuery;
 use crate::store::{self};
 use crate::telemetry::redacted_target;
+use crate::writer::{Credential, Touch};
 use crate::AppState;
 
 /// How long an `Idempotency-Key` replays its first response.
@@ -64,6 +65,10 @@ struct CallFacts {
     token_method: Option<String>,
     record_id: Option<i64>,
     request_bytes: i64,
+    /// The call row was written with the record, in the same transaction.
+    logged: bool,
+    /// The credential to mark used, written with the call row.
+    touch: Touch,
 }
 
 /// The request as the handler needs it, read before the body.
@@ -189,12 +194,11 @@ async fn handle(
         actix_web::body::BodySize::Sized(n) => n as i64,
         _ => 0,
     };
-    let call = call_row(&incoming, &facts, status, code, response_bytes);
-    if let Err(e) = state
-        .db(move |conn| store::calls::insert(conn, &call).map_err(AppError::from))
-        .await
-    {
-        tracing::error!(error = %e, "could not write the call log");
+    if !facts.logged {
+        let call = call_row(&incoming, &facts, status, code, response_bytes);
+        if let Err(e) = state.writer.log_call(call, facts.touch).await {
+            tracing::error!(error = %e, "could not write the call log");
+        }
     }
     state.metrics.observe(
         IngestLabels {
@@ -408,12 +412,9 @@ async fn process(
             let q = list_query(&incoming.query, retention_cutoff)?;
             let endpoint_id = endpoint.id;
             let rows = state
-                .db(move |conn| {
-                    let rows = store::records::page(conn, endpoint_id, &q)?;
-                    used.touch(conn)?;
-                    Ok(rows)
-                })
+                .db(move |conn| Ok(store::records::page(conn, endpoint_id, &q)?))
                 .await?;
+            facts.touch = used.touch();
             let limit = list_limit(&incoming.query)?;
             let more = rows.len() as i64 > limit;
             let page = &rows[..rows.len().min(limit as usize)];
@@ -433,12 +434,10 @@ async fn process(
             let endpoint_id = endpoint.id;
             if method == Method::Delete {
                 let deleted = state
-                    .db(move |conn| {
-                        let n = store::records::delete(conn, endpoint_id, id)?;
-                        used.touch(conn)?;
-                        Ok(n)
-                    })
+                    .writer
+                    .write(move |conn| Ok(store::records::delete(conn, endpoint_id, id)?))
                     .await?;
+                facts.touch = used.touch();
                 if deleted == 0 {
                     return Err(AppError::NotFound("record"));
                 }
@@ -446,12 +445,10 @@ async fn process(
                 return Ok(HttpResponse::NoContent().finish());
             }
             let row = state
-                .db(move |conn| {
-                    let row = store::records::find(conn, endpoint_id, id)?;
-                    used.touch(conn)?;
-                    Ok(row)
-                })
-                .await?
+                .db(move |conn| Ok(store::records::find(conn, endpoint_id, id)?))
+                .await?;
+            facts.touch = used.touch();
+            let row = row
                 .filter(|r| retention_cutoff.is_none_or(|cut| r.received_at >= cut))
                 .ok_or(AppError::NotFound("record"))?;
             facts.record_id = Some(row.id);
@@ -463,13 +460,10 @@ async fn process(
         (Method::Delete, _) => {
             let endpoint_id = endpoint.id;
             let deleted = state
-                .db(move |conn| {
-                    let n = conn
-                        .write_transaction(|conn| store::records::delete_all(conn, endpoint_id))?;
-                    used.touch(conn)?;
-                    Ok(n)
-                })
+                .writer
+                .write(move |conn| Ok(store::records::delete_all(conn, endpoint_id)?))
                 .await?;
+            facts.touch = used.touch();
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({ "deleted": deleted }),
@@ -479,7 +473,7 @@ async fn process(
     }
 }
 
-/// Marks the credential used (at most once a second per token).
+/// The credential a request used, to mark it used.
 struct Used {
     principal: Principal,
     primary_id: Option<i64>,
@@ -487,17 +481,14 @@ struct Used {
 }
 
 impl Used {
-    fn touch(&self, conn: &mut DbConn) -> Result<(), AppError> {
-        match (&self.principal, self.primary_id) {
-            (Principal::Secondary { id, .. }, _) => {
-                store::tokens::touch(conn, *id, self.now)?;
-            }
-            (Principal::Primary { .. }, Some(id)) => {
-                store::endpoints::touch_primary(conn, id, self.now)?;
-            }
-            _ => {}
-        }
-        Ok(())
+    /// The credential to mark used, and when.
+    fn touch(&self) -> Touch {
+        let credential = match (&self.principal, self.primary_id) {
+            (Principal::Secondary { id, .. }, _) => Credential::Token(*id),
+            (Principal::Primary { .. }, Some(id)) => Credential::Primary(id),
+            _ => return None,
+        };
+        Some((credential, self.now))
     }
 
     fn key(&self) -> String {
@@ -658,14 +649,17 @@ async fn post(
     let slug = endpoint.slug.clone();
     let principal_key = used.key();
     let now = incoming.now;
+    // The call row is written with the record, in the same transaction: a stored
+    // record always has its call in the viewer.
+    let mut call = call_row(incoming, facts, StatusCode::CREATED, None, 0);
+    let started = incoming.started;
+    let location_slug = slug.clone();
 
-    let (record_id, received_at, replayed) = state
-        .db(move |conn| {
-            // The record is written first so the transaction takes SQLite's write
-            // lock at once (a read-then-write transaction could not upgrade
-            // under concurrent writers); a replay rolls it back.
+    let touch = used.touch();
+    let (record_id, replayed, body) = state
+        .writer
+        .write_touching(touch, move |conn| {
             let stored = conn.write_transaction::<_, AppError, _>(|conn| {
-                let id = store::records::insert(conn, endpoint_id, now, &data)?;
                 if let Some(key) = &idem_key {
                     let not_before = now - IDEMPOTENCY_WINDOW;
                     if let Some(first) = store::idempotency::find(conn, endpoint_id, &principal_key, key, not_before)? {
@@ -678,13 +672,16 @@ async fn post(
                         return Err(AppError::Replay(first.record_id, first.received_at));
                     }
                     store::idempotency::delete_expired(conn, endpoint_id, &principal_key, key, not_before)?;
+                }
+                let id = store::records::insert(conn, endpoint_id, now, &data)?;
+                if let Some(key) = &idem_key {
                     store::idempotency::insert(conn, endpoint_id, &principal_key, key, &body_hash, id, now, now)?;
                 }
                 Ok((id, now, false))
             });
             let (id, at, replayed) = match stored {
                 Err(AppError::Replay(id, at)) => (id, at, true),
-                // Another request with the same key committed first: answer as it did.
+                // Another instance committed the same key first: answer as it did.
                 Err(AppError::Conflict("conflict", _)) if idem_key.is_some() => {
                     let key = idem_key.as_deref().unwrap_or_default();
                     let first = store::idempotency::find(conn, endpoint_id, &principal_key, key, now - IDEMPOTENCY_WINDOW)?
@@ -693,21 +690,24 @@ async fn post(
                 }
                 other => other?,
             };
-            used.touch(conn)?;
-            Ok((id, at, replayed))
+            let body = serde_json::json!({ "id": id, "received_at": crate::clock::rfc3339(truncate(at)) }).to_string();
+            if !replayed {
+                call.record_id = Some(id);
+                call.response_bytes = body.len() as i64;
+                call.duration_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+                store::calls::insert(conn, &call)?;
+            }
+            Ok((id, replayed, body))
         })
         .await?;
-
     facts.record_id = Some(record_id);
-    let location = format!("/e/{slug}/{record_id}");
-    let body = serde_json::json!({ "id": record_id, "received_at": crate::clock::rfc3339(truncate(received_at)) }).to_string();
+    facts.logged = !replayed;
+
     let mut res = HttpResponse::Created();
     res.content_type("application/json")
-        .insert_header((header::LOCATION, location));
+        .insert_header((header::LOCATION, format!("/e/{location_slug}/{record_id}")));
     if replayed {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
-    let response = res.body(body.clone());
-
-    Ok(response)
+    Ok(res.body(body))
 }

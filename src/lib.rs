@@ -15,6 +15,7 @@ pub mod ops;
 pub mod store;
 pub mod telemetry;
 pub mod ui;
+pub mod writer;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -58,11 +59,14 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub limiter: limiter::RateLimiter,
     pub login_throttle: limiter::LoginThrottle,
+    /// Group commit of the ingest path's writes.
+    pub writer: writer::Writer,
 }
 
 impl AppState {
     pub fn new(pool: DbPool, clock: Clock, settings: Settings) -> Self {
         Self {
+            writer: writer::Writer::start(pool.clone()),
             pool,
             clock,
             settings,

@@ -275,7 +275,8 @@ pub async fn create_endpoint(
     let ip_allowlist = check_allowlist(req.ip_allowlist)?;
     let now = state.clock.now();
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 let row = store::endpoints::insert(
                     conn,
@@ -383,7 +384,8 @@ pub async fn update_endpoint(
     let now = state.clock.now();
     changes.updated_at = Some(now);
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let row = store::endpoints::update(conn, id, &changes).map_err(|e| slug_taken(e.into()))?;
@@ -427,7 +429,8 @@ pub async fn delete(
 pub async fn delete_endpoint(caller: Caller, state: &AppState, id: i64) -> AppResult<()> {
     let now = state.clock.now();
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction::<_, AppError, _>(|conn| {
                 let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 store::endpoints::delete(conn, id)?;
@@ -474,7 +477,8 @@ pub async fn regenerate_primary(
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();

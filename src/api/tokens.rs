@@ -320,7 +320,8 @@ pub async fn create_token(
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 let row = store::tokens::insert(
                     conn,
@@ -414,7 +415,8 @@ pub async fn update_token(
     changes.rate_limit_per_minute = req.rate_limit_per_minute.map(check_rate).transpose()?;
     changes.ip_allowlist = req.ip_allowlist.map(check_allowlist).transpose()?;
     let row = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
@@ -453,7 +455,8 @@ pub async fn delete(
 pub async fn delete_token(caller: Caller, state: &AppState, id: i64) -> AppResult<()> {
     let now = state.clock.now();
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 let t = store::tokens::find(conn, id).map_err(missing("token"))?;
                 store::tokens::delete(conn, id)?;
@@ -508,7 +511,8 @@ pub async fn regenerate_token(
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
     let row = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::rotate(conn, id, &hash, &hint, until, now)?;
@@ -574,7 +578,8 @@ pub async fn change_lifecycle(
         ..changes
     };
     let row = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let row = store::tokens::update(conn, id, &changes)?;
@@ -687,7 +692,8 @@ pub async fn bulk_apply(
         BulkAction::Delete => ("token.bulk.delete", None),
     };
     let affected = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 let found = store::tokens::find_many(conn, &ids)?;
                 if found.len() != ids.len() {
@@ -778,7 +784,8 @@ pub async fn set_mapping(
 ) -> AppResult<MappingOut> {
     let now = state.clock.now();
     let row = state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 store::tokens::find(conn, id).map_err(missing("token"))?;
                 let e = store::endpoints::find(conn, endpoint_id).map_err(missing("endpoint"))?;
@@ -829,7 +836,8 @@ pub async fn remove_mapping(
 ) -> AppResult<()> {
     let now = state.clock.now();
     state
-        .db(move |conn| {
+        .writer
+        .write(move |conn| {
             conn.write_transaction(|conn| {
                 if store::mappings::delete(conn, id, endpoint_id, method)? == 0 {
                     return Err(AppError::NotFound("mapping"));
