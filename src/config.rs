@@ -58,6 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTICO_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
 
+    /// SQLite durability: `full` acknowledges a write once it is on disk; `normal`
+    /// once it is in the write-ahead log (survives a crash of Portico, not power loss).
+    #[arg(long, env = "PORTICO_SQLITE_SYNCHRONOUS", value_enum, default_value_t = crate::db::SqliteSync::Full)]
+    pub sqlite_synchronous: crate::db::SqliteSync,
+
     /// Take the client address from X-Forwarded-For/Forwarded (only behind a proxy you trust).
     #[arg(long, env = "PORTICO_TRUST_PROXY_HEADERS")]
     pub trust_proxy_headers: bool,

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -15,11 +16,12 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::access_cache::{AccessCache, CredentialFacts};
 use crate::clock::{parse_rfc3339, truncate};
 use crate::db::DbConn;
 use crate::domain::access::{decide, EndpointAccess, Presented, Principal, SecondaryAccess};
 use crate::domain::endpoint::{AuthType, IpAllowlist, Method};
-use crate::domain::token::TokenValue;
+use crate::domain::token::{TokenHash, TokenValue};
 use crate::error::AppError;
 use crate::metrics::IngestLabels;
 use crate::store::calls::NewCall;
@@ -245,58 +247,37 @@ fn call_row(
 
 /// What one database round trip learns about the endpoint and the credential.
 struct Lookup {
-    endpoint: EndpointRow,
+    endpoint: Arc<EndpointRow>,
     presented: Presented,
     primary_id: Option<i64>,
 }
 
+/// The endpoint and what the token is on it: from the access cache when it holds the
+/// database's current access generation, else from the database (and then cached).
 fn lookup(
     conn: &mut DbConn,
+    cache: &AccessCache,
     slug: &str,
     method: Method,
     token: Option<&TokenValue>,
     malformed: bool,
 ) -> Result<Option<Lookup>, AppError> {
-    let Some(endpoint) = store::endpoints::find_by_slug(conn, slug)? else {
+    let generation = store::access::generation(conn)?;
+    let Some(endpoint) = cache.endpoint(generation, slug, || {
+        store::endpoints::find_by_slug(conn, slug)
+    })?
+    else {
         return Ok(None);
     };
-    let mut primary_id = None;
-    let presented = match (token, malformed) {
-        (_, true) => Presented::Malformed,
-        (None, false) => Presented::Missing,
+    let (presented, primary_id) = match (token, malformed) {
+        (_, true) => (Presented::Malformed, None),
+        (None, false) => (Presented::Missing, None),
         (Some(value), false) => {
             let hash = value.hash();
-            if let Some(p) = store::endpoints::find_primary_by_hash(conn, &hash)?
-                .filter(|p| hash.matches(&p.token_hash))
-            {
-                primary_id = Some(p.id);
-                Presented::Primary {
-                    endpoint_id: p.endpoint_id,
-                    method: Method::from_str(&p.method).map_err(|_| AppError::Internal)?,
-                }
-            } else if let Some(t) = store::tokens::find_by_hash(conn, &hash)? {
-                let matched_previous = !hash.matches(&t.token_hash);
-                if matched_previous && !t.previous_hash.as_deref().is_some_and(|h| hash.matches(h))
-                {
-                    Presented::Unknown
-                } else {
-                    let mapping = store::mappings::find(conn, t.id, endpoint.id, method)?;
-                    Presented::Secondary(SecondaryAccess {
-                        id: t.id,
-                        name: t.name,
-                        enabled: t.enabled,
-                        active: t.active,
-                        expires_at: t.expires_at,
-                        previous_valid_until: t.previous_valid_until,
-                        matched_previous,
-                        ip_allowlist: t.ip_allowlist.as_deref().map(IpAllowlist::from_stored),
-                        rate_limit_per_minute: t.rate_limit_per_minute,
-                        mapping_enabled: mapping.map(|m| m.enabled),
-                    })
-                }
-            } else {
-                Presented::Unknown
-            }
+            let bytes: [u8; 32] = hash.as_bytes().try_into().map_err(|_| AppError::Internal)?;
+            cache.credential(generation, (endpoint.id, method.as_str(), bytes), || {
+                credential(conn, &hash, endpoint.id, method)
+            })?
         }
     };
     Ok(Some(Lookup {
@@ -304,6 +285,45 @@ fn lookup(
         presented,
         primary_id,
     }))
+}
+
+/// What the token with `hash` is on (`endpoint_id`, `method`), from the database.
+fn credential(
+    conn: &mut DbConn,
+    hash: &TokenHash,
+    endpoint_id: i64,
+    method: Method,
+) -> Result<CredentialFacts, AppError> {
+    if let Some(p) =
+        store::endpoints::find_primary_by_hash(conn, hash)?.filter(|p| hash.matches(&p.token_hash))
+    {
+        let presented = Presented::Primary {
+            endpoint_id: p.endpoint_id,
+            method: Method::from_str(&p.method).map_err(|_| AppError::Internal)?,
+        };
+        return Ok((presented, Some(p.id)));
+    }
+    let Some(t) = store::tokens::find_by_hash(conn, hash)? else {
+        return Ok((Presented::Unknown, None));
+    };
+    let matched_previous = !hash.matches(&t.token_hash);
+    if matched_previous && !t.previous_hash.as_deref().is_some_and(|h| hash.matches(h)) {
+        return Ok((Presented::Unknown, None));
+    }
+    let mapping = store::mappings::find(conn, t.id, endpoint_id, method)?;
+    let access = SecondaryAccess {
+        id: t.id,
+        name: t.name,
+        enabled: t.enabled,
+        active: t.active,
+        expires_at: t.expires_at,
+        previous_valid_until: t.previous_valid_until,
+        matched_previous,
+        ip_allowlist: t.ip_allowlist.as_deref().map(IpAllowlist::from_stored),
+        rate_limit_per_minute: t.rate_limit_per_minute,
+        mapping_enabled: mapping.map(|m| m.enabled),
+    };
+    Ok((Presented::Secondary(access), None))
 }
 
 async fn process(
@@ -334,8 +354,9 @@ async fn process(
         },
     };
     let slug = incoming.slug.clone();
+    let cache = state.access_cache.clone();
     let found = state
-        .db(move |conn| lookup(conn, &slug, method, token.as_ref(), malformed))
+        .db(move |conn| lookup(conn, &cache, &slug, method, token.as_ref(), malformed))
         .await?;
     let Some(Lookup {
         endpoint,

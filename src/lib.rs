@@ -1,6 +1,7 @@
 //! Portico: an endpoint integration hub. This crate builds the whole server so the
 //! binary and the tests start exactly the same application.
 
+pub mod access_cache;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub limiter: limiter::RateLimiter,
     pub login_throttle: limiter::LoginThrottle,
+    /// Endpoints and credentials of the ingest path, per access generation.
+    pub access_cache: access_cache::AccessCache,
     /// Group commit of the ingest path's writes.
     pub writer: writer::Writer,
 }
@@ -67,6 +70,7 @@ impl AppState {
     pub fn new(pool: DbPool, clock: Clock, settings: Settings) -> Self {
         Self {
             writer: writer::Writer::start(pool.clone()),
+            access_cache: access_cache::AccessCache::default(),
             pool,
             clock,
             settings,

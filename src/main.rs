@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
                 session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
                 ..Settings::default()
             };
-            let pool = db::connect(&url, args.db_pool_size.max(2))?;
+            let pool = db::connect_with(&url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
             let clock = Clock::default();
             let admin_password = args.admin_password.map(Password::new);
             if let Some(generated) = portico::prepare_database(&pool, admin_password, &clock)? {

@@ -127,6 +127,7 @@ async fn schema_matches_migrations(app: TestApp) {
             .limit(0)
             .load::<portico::store::audit::AuditRow>(&mut *conn)
             .unwrap();
+        portico::store::access::generation(&mut conn).unwrap();
     })
     .await
     .unwrap();

@@ -116,10 +116,22 @@ impl DbConn {
     }
 }
 
+/// When SQLite flushes to disk (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// Every commit is on disk before it is acknowledged: a `201` survives power loss.
+    #[default]
+    Full,
+    /// Commits survive a crash of Portico but the last ones may be lost on power
+    /// loss or an OS crash; faster.
+    Normal,
+}
+
 /// Establishes connections for the pool, choosing the backend from the parsed URL.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    sqlite_sync: SqliteSync,
 }
 
 impl diesel::r2d2::ManageConnection for Manager {
@@ -137,10 +149,14 @@ impl diesel::r2d2::ManageConnection for Manager {
                 // WAL lets readers run beside the writer; FULL makes every commit
                 // durable before a 201 is sent; the busy timeout queues writers
                 // instead of failing them.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
+                let sync = match self.sqlite_sync {
+                    SqliteSync::Full => "FULL",
+                    SqliteSync::Normal => "NORMAL",
+                };
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -159,6 +175,15 @@ impl diesel::r2d2::ManageConnection for Manager {
 
 /// Opens a pool on `url`, creating the SQLite file's folder when needed.
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> anyhow::Result<DbPool> {
+    connect_with(url, max_size, SqliteSync::Full)
+}
+
+/// [`connect`], choosing SQLite's durability.
+pub fn connect_with(
+    url: &DatabaseUrl,
+    max_size: u32,
+    sqlite_sync: SqliteSync,
+) -> anyhow::Result<DbPool> {
     if let DatabaseUrl::Sqlite(path) = url {
         if let Some(dir) = std::path::Path::new(path).parent() {
             if !dir.as_os_str().is_empty() {
@@ -169,7 +194,10 @@ pub fn connect(url: &DatabaseUrl, max_size: u32) -> anyhow::Result<DbPool> {
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
-        .build(Manager { url: url.clone() })?;
+        .build(Manager {
+            url: url.clone(),
+            sqlite_sync,
+        })?;
     Ok(pool)
 }
 

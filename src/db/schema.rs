@@ -157,6 +157,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_generation (id) {
+        id -> Integer,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
@@ -176,4 +183,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     calls,
     audit_log,
+    access_generation,
 );

@@ -27,7 +27,13 @@ pub struct Entry<'a> {
     pub detail: serde_json::Value,
 }
 
+/// Writes an audit entry.
+///
+/// Every change to endpoints, tokens and mappings is audited, so this is also where the
+/// access generation is raised: caches of access decisions are dropped when the change
+/// commits (see `crate::access_cache`).
 pub fn record(conn: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    super::access::bump(conn)?;
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(now),

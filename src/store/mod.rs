@@ -1,6 +1,7 @@
 //! The only place with diesel queries, one file per table family. Functions take
 //! a connection so callers can compose them inside one transaction.
 
+pub mod access;
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
