@@ -242,6 +242,7 @@ fn call_row(
         response_bytes,
         duration_us: i64::try_from(incoming.started.elapsed().as_micros()).unwrap_or(i64::MAX),
         record_id: facts.record_id,
+        repeats: 1,
     }
 }
 
@@ -680,7 +681,7 @@ async fn post(
     let (record_id, replayed, body) = state
         .writer
         .write_touching(touch, move |conn| {
-            let stored = conn.write_transaction::<_, AppError, _>(|conn| {
+            let store_it = |conn: &mut DbConn| -> Result<_, AppError> {
                 if let Some(key) = &idem_key {
                     let not_before = now - IDEMPOTENCY_WINDOW;
                     if let Some(first) = store::idempotency::find(conn, endpoint_id, &principal_key, key, not_before)? {
@@ -699,7 +700,14 @@ async fn post(
                     store::idempotency::insert(conn, endpoint_id, &principal_key, key, &body_hash, id, now, now)?;
                 }
                 Ok((id, now, false))
-            });
+            };
+            // Only a key can collide with another instance's insert: then the record
+            // must be undone with it (its own savepoint; the job's is the writer's).
+            let stored = if idem_key.is_some() {
+                conn.write_transaction(store_it)
+            } else {
+                store_it(conn)
+            };
             let (id, at, replayed) = match stored {
                 Err(AppError::Replay(id, at)) => (id, at, true),
                 // Another instance committed the same key first: answer as it did.

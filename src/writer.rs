@@ -11,6 +11,11 @@
 //! is committed, so the data viewer never misses a call that was answered, and a flood
 //! of requests costs one flush per batch, not one per request. `last_used_at` marks
 //! ride along with a job; the marks of one credential in a batch become one `UPDATE`.
+//!
+//! Refused calls that repeat — same endpoint, method, path, status, code, credential,
+//! address and user agent within [`FOLD_WINDOW`] of the row's first call — are folded
+//! into that row (`repeats`), so a flood of denied requests costs an `UPDATE` per
+//! batch instead of a row per request, and cannot fill the disk.
 
 use std::collections::HashMap;
 
@@ -26,6 +31,46 @@ use crate::store::calls::NewCall;
 pub const MAX_BATCH: usize = 1024;
 /// How many jobs may wait before senders wait too (back pressure).
 const QUEUE: usize = 16 * 1024;
+/// Refused calls this close to the first of their kind share its row.
+pub const FOLD_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+/// Rows open for folding that the writer remembers (beyond, it starts over).
+const MAX_OPEN_ROWS: usize = 10_000;
+
+/// What makes refused calls the same for folding.
+#[derive(PartialEq, Eq, Hash)]
+struct FoldKey {
+    endpoint_id: Option<i64>,
+    endpoint_slug: String,
+    method: String,
+    path: String,
+    status: i32,
+    code: Option<String>,
+    token_kind: String,
+    token_id: Option<i64>,
+    remote_addr: String,
+    user_agent: Option<String>,
+}
+
+impl FoldKey {
+    /// Refused calls that stored nothing fold; everything else gets its own row.
+    fn of(call: &NewCall) -> Option<Self> {
+        (call.status >= 400 && call.record_id.is_none()).then(|| Self {
+            endpoint_id: call.endpoint_id,
+            endpoint_slug: call.endpoint_slug.clone(),
+            method: call.method.clone(),
+            path: call.path.clone(),
+            status: call.status,
+            code: call.code.clone(),
+            token_kind: call.token_kind.clone(),
+            token_id: call.token_id,
+            remote_addr: call.remote_addr.clone(),
+            user_agent: call.user_agent.clone(),
+        })
+    }
+}
+
+/// Call rows still open for folding: key → (row id, time of its first call).
+type OpenRows = HashMap<FoldKey, (i64, NaiveDateTime)>;
 
 /// A job's answer, delivered once the batch's fate is known: `None` when it committed.
 type Finish = Box<dyn FnOnce(Option<&AppError>) + Send>;
@@ -115,6 +160,7 @@ impl Writer {
 
 fn run(pool: DbPool, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut open = OpenRows::new();
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -123,12 +169,15 @@ fn run(pool: DbPool, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit(&pool, &mut batch);
+        commit(&pool, &mut batch, &mut open);
     }
 }
 
 /// Runs one batch in one transaction and answers its jobs.
-fn commit(pool: &DbPool, batch: &mut Vec<Job>) {
+fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &mut OpenRows) {
+    if open.len() > MAX_OPEN_ROWS {
+        open.clear();
+    }
     let mut finishers: Vec<Finish> = Vec::new();
     let outcome = match pool.get() {
         Err(e) => {
@@ -160,9 +209,7 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>) {
                     *last = (*last).max(at);
                 }
             }
-            for call in &calls {
-                store::calls::insert(conn, call)?;
-            }
+            write_calls(conn, calls, open)?;
             for (credential, at) in touches {
                 match credential {
                     Credential::Token(id) => store::tokens::touch(conn, id, at)?,
@@ -175,7 +222,39 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>) {
     // A batch that could not start drops its jobs: their handlers answer 503.
     batch.clear();
     let failed = outcome.err();
+    if failed.is_some() {
+        // Rows inserted by the failed batch were rolled back.
+        open.clear();
+    }
     for finish in finishers {
         finish(failed.as_ref());
     }
+}
+
+/// Inserts the batch's call rows, folding repeated refused calls into open rows.
+fn write_calls(conn: &mut DbConn, calls: Vec<NewCall>, open: &mut OpenRows) -> AppResult<()> {
+    // Row id → (calls folded in, request bytes, response bytes).
+    let mut folded: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    for call in calls {
+        let Some(key) = FoldKey::of(&call) else {
+            store::calls::insert(conn, &call)?;
+            continue;
+        };
+        match open.get(&key) {
+            Some(&(id, first)) if call.at >= first && call.at - first < FOLD_WINDOW => {
+                let f = folded.entry(id).or_default();
+                f.0 += 1;
+                f.1 += call.request_bytes;
+                f.2 += call.response_bytes;
+            }
+            _ => {
+                let id = store::calls::insert(conn, &call)?;
+                open.insert(key, (id, call.at));
+            }
+        }
+    }
+    for (id, (repeats, request_bytes, response_bytes)) in folded {
+        store::calls::add_repeats(conn, id, repeats, request_bytes, response_bytes)?;
+    }
+    Ok(())
 }

@@ -284,6 +284,65 @@ async fn health_readiness_and_metrics(app: TestApp) {
     assert_eq!(id.len(), 32);
 }
 
+/// A flood of identical refusals is one row counting them; allowed calls never fold.
+async fn repeated_refusals_fold_into_one_row(app: TestApp) {
+    let admin = app.admin().await;
+    let ep = admin.create_endpoint("flood", json!({})).await;
+    let ok = admin.create_token("steady").await;
+    admin.map(&ok["id"], &ep["id"], "POST", true).await;
+    let unknown = "b".repeat(64);
+    for _ in 0..5 {
+        let res = app.ingest("flood", &unknown, json!({})).await;
+        assert_eq!(res.status(), 401);
+    }
+    for _ in 0..3 {
+        let res = app
+            .ingest("flood", ok["token"].as_str().unwrap(), json!({"n": 1}))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let refused = ids_of(&admin, "?token_kind=unknown").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["repeats"], 5);
+    assert_eq!(refused[0]["code"], "token_invalid");
+    let allowed = ids_of(&admin, &format!("?token={}", ok["id"])).await;
+    assert_eq!(allowed.len(), 3);
+    assert!(allowed.iter().all(|c| c["repeats"] == 1));
+
+    // Past the window a repeat starts a new row; stats count every call.
+    app.clock.advance(chrono::TimeDelta::seconds(2));
+    app.ingest("flood", &unknown, json!({})).await;
+    let refused = ids_of(&admin, "?token_kind=unknown").await;
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[0]["repeats"], 1);
+    let stats: Value = admin
+        .get("/stats?by=endpoint&bucket=day")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let total: i64 = stats["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] == ep["id"])
+        .map(|s| s["total"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 9, "5 + 1 refused and 3 stored calls: {stats}");
+    // The export carries the count too.
+    let csv = admin
+        .get("/calls/export?token_kind=unknown")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.lines().next().unwrap().contains("repeats"), "{csv}");
+}
+
+on_each_backend!(
+    repeated_refusals_fold_into_one_row_test,
+    repeated_refusals_fold_into_one_row
+);
 on_each_backend!(
     calls_filter_by_every_field_test,
     calls_filter_by_every_field

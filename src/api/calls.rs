@@ -193,6 +193,10 @@ pub struct CallOut {
     pub response_bytes: i64,
     pub duration_us: i64,
     pub record_id: Option<i64>,
+    /// How many calls this row stands for: refused calls that repeat (same endpoint,
+    /// path, status, code, credential, address and user agent within one second) are
+    /// folded into one row. `request_bytes` and `response_bytes` are their sums.
+    pub repeats: i64,
 }
 
 impl From<CallRow> for CallOut {
@@ -216,6 +220,7 @@ impl From<CallRow> for CallOut {
             response_bytes: c.response_bytes,
             duration_us: c.duration_us,
             record_id: c.record_id,
+            repeats: c.repeats,
         }
     }
 }

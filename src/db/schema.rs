@@ -142,6 +142,7 @@ diesel::table! {
         response_bytes -> BigInt,
         duration_us -> BigInt,
         record_id -> Nullable<BigInt>,
+        repeats -> BigInt,
     }
 }
 

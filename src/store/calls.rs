@@ -28,6 +28,8 @@ pub struct CallRow {
     pub response_bytes: i64,
     pub duration_us: i64,
     pub record_id: Option<i64>,
+    /// How many refused calls this row stands for (1 unless repeats were folded in).
+    pub repeats: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -50,6 +52,7 @@ pub struct NewCall {
     pub response_bytes: i64,
     pub duration_us: i64,
     pub record_id: Option<i64>,
+    pub repeats: i64,
 }
 
 /// The viewer's filters; empty fields do not filter.
@@ -76,6 +79,23 @@ pub fn insert(conn: &mut DbConn, call: &NewCall) -> QueryResult<i64> {
         .values(call)
         .returning(calls::id)
         .get_result(conn)
+}
+
+/// Folds `repeats` more refused calls into row `id`, which stands for them all.
+pub fn add_repeats(
+    conn: &mut DbConn,
+    id: i64,
+    repeats: i64,
+    request_bytes: i64,
+    response_bytes: i64,
+) -> QueryResult<usize> {
+    diesel::update(calls::table.find(id))
+        .set((
+            calls::repeats.eq(calls::repeats + repeats),
+            calls::request_bytes.eq(calls::request_bytes + request_bytes),
+            calls::response_bytes.eq(calls::response_bytes + response_bytes),
+        ))
+        .execute(conn)
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<CallRow> {
@@ -137,7 +157,10 @@ pub fn count_since(
     calls::table
         .filter(calls::at.ge(since))
         .group_by(calls::endpoint_id)
-        .select((calls::endpoint_id, diesel::dsl::count_star()))
+        .select((
+            calls::endpoint_id,
+            diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(repeats), 0) AS BIGINT)"),
+        ))
         .load(conn)
 }
 
@@ -187,8 +210,8 @@ pub fn stats(
     };
     let sql = format!(
         "SELECT ({epoch} / {p1}) * {p1} AS bucket, {key_id} AS key_id, {key_kind} AS key_kind, \
-         {key_name} AS key_name, COUNT(*) AS calls, \
-         COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
+         {key_name} AS key_name, CAST(SUM(repeats) AS BIGINT) AS calls, \
+         CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN repeats ELSE 0 END), 0) AS BIGINT) AS errors \
          FROM calls WHERE at >= {p2} AND at < {p3} \
          GROUP BY bucket, {key_id}, key_kind ORDER BY bucket, key_id"
     );

@@ -132,6 +132,8 @@ pub struct CallView {
     code: String,
     size: String,
     duration: String,
+    /// Refused calls folded into this row (1 for most rows).
+    repeats: i64,
 }
 
 impl From<CallOut> for CallView {
@@ -158,6 +160,7 @@ impl From<CallOut> for CallView {
                 _ => "bad",
             },
             code: c.code.unwrap_or_default(),
+            repeats: c.repeats,
             size: show_bytes(c.request_bytes),
             duration: if c.duration_us < 1000 {
                 format!("{} µs", c.duration_us)
@@ -481,6 +484,14 @@ async fn detail(
         Meta {
             label: "User agent",
             value: c.user_agent.clone().unwrap_or_else(|| "—".into()),
+        },
+        Meta {
+            label: "Calls in this row",
+            value: if c.repeats > 1 {
+                format!("{} identical refused calls within one second", c.repeats)
+            } else {
+                "1".into()
+            },
         },
         Meta {
             label: "Request size",
