@@ -253,17 +253,45 @@ struct Lookup {
     primary_id: Option<i64>,
 }
 
-/// The endpoint and what the token is on it: from the access cache when it holds the
-/// database's current access generation, else from the database (and then cached).
+/// The endpoint and what the token is on it, when the access cache holds both at
+/// `generation` (no database work at all).
+fn cached_lookup(
+    cache: &AccessCache,
+    generation: i64,
+    slug: &str,
+    method: Method,
+    token: Option<&TokenValue>,
+    malformed: bool,
+) -> Option<Option<Lookup>> {
+    let Some(endpoint) = cache.peek_endpoint(generation, slug)? else {
+        return Some(None);
+    };
+    let (presented, primary_id) = match (token, malformed) {
+        (_, true) => (Presented::Malformed, None),
+        (None, false) => (Presented::Missing, None),
+        (Some(value), false) => {
+            let bytes: [u8; 32] = value.hash().as_bytes().try_into().ok()?;
+            cache.peek_credential(generation, &(endpoint.id, method.as_str(), bytes))?
+        }
+    };
+    Some(Some(Lookup {
+        endpoint,
+        presented,
+        primary_id,
+    }))
+}
+
+/// The endpoint and what the token is on it at `generation`: from the access cache,
+/// else from the database (and then cached).
 fn lookup(
     conn: &mut DbConn,
     cache: &AccessCache,
+    generation: i64,
     slug: &str,
     method: Method,
     token: Option<&TokenValue>,
     malformed: bool,
 ) -> Result<Option<Lookup>, AppError> {
-    let generation = store::access::generation(conn)?;
     let Some(endpoint) = cache.endpoint(generation, slug, || {
         store::endpoints::find_by_slug(conn, slug)
     })?
@@ -354,11 +382,34 @@ async fn process(
             Err(_) => (None, true),
         },
     };
-    let slug = incoming.slug.clone();
+    let generation = state.access_generation.current().await?;
     let cache = state.access_cache.clone();
-    let found = state
-        .db(move |conn| lookup(conn, &cache, &slug, method, token.as_ref(), malformed))
-        .await?;
+    let found = match cached_lookup(
+        &cache,
+        generation,
+        &incoming.slug,
+        method,
+        token.as_ref(),
+        malformed,
+    ) {
+        Some(found) => found,
+        None => {
+            let slug = incoming.slug.clone();
+            state
+                .db(move |conn| {
+                    lookup(
+                        conn,
+                        &cache,
+                        generation,
+                        &slug,
+                        method,
+                        token.as_ref(),
+                        malformed,
+                    )
+                })
+                .await?
+        }
+    };
     let Some(Lookup {
         endpoint,
         presented,
@@ -457,7 +508,9 @@ async fn process(
             if method == Method::Delete {
                 let deleted = state
                     .writer
-                    .write(move |conn| Ok(store::records::delete(conn, endpoint_id, id)?))
+                    .write_touching(None, move |conn| {
+                        Ok(store::records::delete(conn, endpoint_id, id)?)
+                    })
                     .await?;
                 facts.touch = used.touch();
                 if deleted == 0 {
@@ -483,7 +536,9 @@ async fn process(
             let endpoint_id = endpoint.id;
             let deleted = state
                 .writer
-                .write(move |conn| Ok(store::records::delete_all(conn, endpoint_id)?))
+                .write_touching(None, move |conn| {
+                    Ok(store::records::delete_all(conn, endpoint_id)?)
+                })
                 .await?;
             facts.touch = used.touch();
             Ok(json(

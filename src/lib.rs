@@ -62,6 +62,8 @@ pub struct AppState {
     pub login_throttle: limiter::LoginThrottle,
     /// Endpoints and credentials of the ingest path, per access generation.
     pub access_cache: access_cache::AccessCache,
+    /// The access generation, read once per round of requests.
+    pub access_generation: access_cache::GenerationReader,
     /// Group commit of the ingest path's writes.
     pub writer: writer::Writer,
 }
@@ -69,8 +71,17 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: DbPool, clock: Clock, settings: Settings) -> Self {
         Self {
-            writer: writer::Writer::start(pool.clone()),
+            writer: writer::Writer::start(pool.clone(), {
+                // SQLite has one writer; PostgreSQL commits batches side by side.
+                let postgres = pool.get().is_ok_and(|c| matches!(*c, DbConn::Postgres(_)));
+                if postgres {
+                    writer::PG_INGEST_WRITERS
+                } else {
+                    1
+                }
+            }),
             access_cache: access_cache::AccessCache::default(),
+            access_generation: access_cache::GenerationReader::new(pool.clone()),
             pool,
             clock,
             settings,

@@ -18,6 +18,7 @@
 //! batch instead of a row per request, and cannot fill the disk.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -71,6 +72,8 @@ impl FoldKey {
 
 /// Call rows still open for folding: key → (row id, time of its first call).
 type OpenRows = HashMap<FoldKey, (i64, NaiveDateTime)>;
+/// Committed open rows, shared by the writers of a lane.
+type SharedOpenRows = Arc<Mutex<OpenRows>>;
 
 /// A job's answer, delivered once the batch's fate is known: `None` when it committed.
 type Finish = Box<dyn FnOnce(Option<&AppError>) + Send>;
@@ -92,35 +95,76 @@ enum Job {
 }
 
 /// The handle handlers use; cheap to clone.
+///
+/// There are two lanes. Changes to endpoints, tokens and mappings go to one writer,
+/// one batch at a time, so they never wait on each other. Ingest work (records, call
+/// rows, marks) goes to the ingest writers: on SQLite, which has one writer anyway,
+/// that is the same thread; on PostgreSQL, [`PG_INGEST_WRITERS`] threads commit
+/// batches side by side, since there a batch costs round trips more than flushes.
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Job>,
+    management: mpsc::Sender<Job>,
+    ingest: mpsc::Sender<Job>,
 }
 
+/// Ingest writer threads on PostgreSQL.
+pub const PG_INGEST_WRITERS: usize = 4;
+
 impl Writer {
-    /// Starts the writer thread on `pool`. It ends when every handle is dropped.
-    pub fn start(pool: DbPool) -> Self {
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("portico-writer".into())
-            .spawn(move || run(pool, jobs))
-            .expect("start the writer thread");
-        Self { queue }
+    /// Starts the writer threads on `pool`; `ingest_writers` is 1 for SQLite. They end
+    /// when every handle is dropped.
+    pub fn start(pool: DbPool, ingest_writers: usize) -> Self {
+        let (management, jobs) = mpsc::channel(QUEUE);
+        if ingest_writers <= 1 {
+            spawn(
+                "portico-writer",
+                pool,
+                Arc::new(Mutex::new(jobs)),
+                Arc::default(),
+            );
+            return Self {
+                ingest: management.clone(),
+                management,
+            };
+        }
+        let mgmt_jobs = Arc::new(Mutex::new(jobs));
+        spawn(
+            "portico-writer-mgmt",
+            pool.clone(),
+            mgmt_jobs,
+            Arc::default(),
+        );
+        let (ingest, jobs) = mpsc::channel(QUEUE);
+        let (shared, open) = (Arc::new(Mutex::new(jobs)), SharedOpenRows::default());
+        for n in 0..ingest_writers {
+            let name = format!("portico-writer-{n}");
+            spawn(&name, pool.clone(), shared.clone(), open.clone());
+        }
+        Self { management, ingest }
     }
 
-    /// Runs `f` in the next batch under a savepoint and returns its result once the
-    /// batch has committed. If `f` fails, its savepoint is rolled back and its error
-    /// returned; if the commit fails, every job of the batch gets `503`.
+    /// Runs `f` (a change to endpoints, tokens or mappings) in the next batch under a
+    /// savepoint and returns its result once the batch has committed. If `f` fails,
+    /// its savepoint is rolled back and its error returned; if the commit fails, every
+    /// job of the batch gets `503`.
     pub async fn write<T, F>(&self, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.write_touching(None, f).await
+        self.submit(&self.management, None, f).await
     }
 
-    /// As [`Writer::write`], and marks `touch` used in the same transaction.
+    /// As [`Writer::write`] for ingest work, marking `touch` used with the batch.
     pub async fn write_touching<T, F>(&self, touch: Touch, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(&self.ingest, touch, f).await
+    }
+
+    async fn submit<T, F>(&self, lane: &mpsc::Sender<Job>, touch: Touch, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
@@ -138,7 +182,7 @@ impl Writer {
                 let _ = tx.send(answer);
             }) as Finish
         });
-        self.send(Job::Write(work, touch)).await?;
+        send(lane, Job::Write(work, touch)).await?;
         rx.await.map_err(|_| AppError::Unavailable)?
     }
 
@@ -146,38 +190,52 @@ impl Writer {
     /// once it is committed.
     pub async fn log_call(&self, call: NewCall, touch: Touch) -> AppResult<()> {
         let (tx, rx) = oneshot::channel();
-        self.send(Job::Call(Box::new(call), touch, tx)).await?;
+        send(&self.ingest, Job::Call(Box::new(call), touch, tx)).await?;
         rx.await.map_err(|_| AppError::Unavailable)?
-    }
-
-    async fn send(&self, job: Job) -> AppResult<()> {
-        self.queue.send(job).await.map_err(|_| {
-            tracing::error!("the writer thread is gone");
-            AppError::Unavailable
-        })
     }
 }
 
-fn run(pool: DbPool, mut jobs: mpsc::Receiver<Job>) {
+async fn send(lane: &mpsc::Sender<Job>, job: Job) -> AppResult<()> {
+    lane.send(job).await.map_err(|_| {
+        tracing::error!("the writer thread is gone");
+        AppError::Unavailable
+    })
+}
+
+type Jobs = Arc<Mutex<mpsc::Receiver<Job>>>;
+
+fn spawn(name: &str, pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || run(pool, jobs, open))
+        .expect("start a writer thread");
+}
+
+/// Takes what has queued up (threads sharing a lane take turns), commits it, repeats.
+fn run(pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut open = OpenRows::new();
-    while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    loop {
+        {
+            let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(first) = jobs.blocking_recv() else {
+                return;
+            };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
         }
-        commit(&pool, &mut batch, &mut open);
+        commit(&pool, &mut batch, &open);
     }
 }
 
 /// Runs one batch in one transaction and answers its jobs.
-fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &mut OpenRows) {
-    if open.len() > MAX_OPEN_ROWS {
-        open.clear();
-    }
+fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &SharedOpenRows) {
+    // Rows this batch opens; other writers may fold into them once it has committed.
+    let mut opened = OpenRows::new();
     let mut finishers: Vec<Finish> = Vec::new();
     let outcome = match pool.get() {
         Err(e) => {
@@ -209,12 +267,18 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &mut OpenRows) {
                     *last = (*last).max(at);
                 }
             }
-            write_calls(conn, calls, open)?;
-            for (credential, at) in touches {
-                match credential {
-                    Credential::Token(id) => store::tokens::touch(conn, id, at)?,
-                    Credential::Primary(id) => store::endpoints::touch_primary(conn, id, at)?,
-                };
+            write_calls(conn, calls, open, &mut opened)?;
+            // One statement per table, at the batch's latest use.
+            if let Some(at) = touches.values().max().copied() {
+                let (mut tokens, mut primaries) = (Vec::new(), Vec::new());
+                for credential in touches.keys() {
+                    match credential {
+                        Credential::Token(id) => tokens.push(*id),
+                        Credential::Primary(id) => primaries.push(*id),
+                    }
+                }
+                store::touch_credentials(conn, store::TouchTable::Tokens, &tokens, at)?;
+                store::touch_credentials(conn, store::TouchTable::PrimaryTokens, &primaries, at)?;
             }
             Ok::<_, AppError>(())
         }),
@@ -222,9 +286,12 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &mut OpenRows) {
     // A batch that could not start drops its jobs: their handlers answer 503.
     batch.clear();
     let failed = outcome.err();
-    if failed.is_some() {
-        // Rows inserted by the failed batch were rolled back.
-        open.clear();
+    if failed.is_none() {
+        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() + opened.len() > MAX_OPEN_ROWS {
+            open.clear();
+        }
+        open.extend(opened);
     }
     for finish in finishers {
         finish(failed.as_ref());
@@ -232,7 +299,12 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &mut OpenRows) {
 }
 
 /// Inserts the batch's call rows, folding repeated refused calls into open rows.
-fn write_calls(conn: &mut DbConn, calls: Vec<NewCall>, open: &mut OpenRows) -> AppResult<()> {
+fn write_calls(
+    conn: &mut DbConn,
+    calls: Vec<NewCall>,
+    open: &SharedOpenRows,
+    opened: &mut OpenRows,
+) -> AppResult<()> {
     // Row id → (calls folded in, request bytes, response bytes).
     let mut folded: HashMap<i64, (i64, i64, i64)> = HashMap::new();
     for call in calls {
@@ -240,8 +312,12 @@ fn write_calls(conn: &mut DbConn, calls: Vec<NewCall>, open: &mut OpenRows) -> A
             store::calls::insert(conn, &call)?;
             continue;
         };
-        match open.get(&key) {
-            Some(&(id, first)) if call.at >= first && call.at - first < FOLD_WINDOW => {
+        let known = opened.get(&key).copied().or_else(|| {
+            let open = open.lock().unwrap_or_else(|e| e.into_inner());
+            open.get(&key).copied()
+        });
+        match known {
+            Some((id, first)) if call.at >= first && call.at - first < FOLD_WINDOW => {
                 let f = folded.entry(id).or_default();
                 f.0 += 1;
                 f.1 += call.request_bytes;
@@ -249,10 +325,13 @@ fn write_calls(conn: &mut DbConn, calls: Vec<NewCall>, open: &mut OpenRows) -> A
             }
             _ => {
                 let id = store::calls::insert(conn, &call)?;
-                open.insert(key, (id, call.at));
+                opened.insert(key, (id, call.at));
             }
         }
     }
+    // In id order, so writers folding into the same rows never wait on each other in a cycle.
+    let mut folded: Vec<_> = folded.into_iter().collect();
+    folded.sort_unstable_by_key(|(id, _)| *id);
     for (id, (repeats, request_bytes, response_bytes)) in folded {
         store::calls::add_repeats(conn, id, repeats, request_bytes, response_bytes)?;
     }
