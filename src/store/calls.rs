@@ -113,8 +113,12 @@ pub fn page(
     limit: i64,
 ) -> QueryResult<Vec<CallRow>> {
     let mut q = calls::table.select(CallRow::as_select()).into_boxed();
-    if !f.token_ids.is_empty() {
-        q = q.filter(calls::token_id.eq_any(f.token_ids.clone()));
+    // One token is an equality, so PostgreSQL walks (token_id, id) newest first and
+    // stops at the page's end; `= ANY(array)` made it scan the whole id index instead.
+    match f.token_ids.as_slice() {
+        [] => {}
+        [one] => q = q.filter(calls::token_id.eq(*one)),
+        many => q = q.filter(calls::token_id.eq_any(many.to_vec())),
     }
     if let Some(kind) = &f.token_kind {
         q = q.filter(calls::token_kind.eq(kind.clone()));
