@@ -7,7 +7,7 @@ use crate::db::schema::{api_keys, sessions, users};
 use crate::db::DbConn;
 use crate::domain::token::TokenHash;
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: i64,
@@ -40,6 +40,20 @@ pub struct SessionRow {
     pub user_id: i64,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+}
+
+/// The password hash is a secret too (it can be attacked offline): redacted.
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"[redacted]")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
@@ -236,4 +250,28 @@ pub fn touch_api_key(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryRes
     diesel::update(api_keys::table.find(id))
         .set(api_keys::last_used_at.eq(now))
         .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_user_row_redacts_the_password_hash() {
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
+        let row = UserRow {
+            id: 1,
+            username: "ana".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+            role: "admin".into(),
+            created_at: at,
+            updated_at: at,
+        };
+        let printed = format!("{row:?}");
+        assert!(
+            printed.contains("[redacted]") && printed.contains("ana"),
+            "{printed}"
+        );
+        assert!(!printed.contains("argon2"), "{printed}");
+    }
 }
