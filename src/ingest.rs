@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::access_cache::{AccessCache, CredentialFacts};
+use crate::access_cache::{AccessCache, CredentialFacts, CredentialKey};
 use crate::clock::{parse_rfc3339, truncate};
 use crate::db::DbConn;
 use crate::domain::access::{decide, EndpointAccess, Presented, Principal, SecondaryAccess};
@@ -266,13 +266,9 @@ fn cached_lookup(
     let Some(endpoint) = cache.peek_endpoint(generation, slug)? else {
         return Some(None);
     };
-    let (presented, primary_id) = match (token, malformed) {
-        (_, true) => (Presented::Malformed, None),
-        (None, false) => (Presented::Missing, None),
-        (Some(value), false) => {
-            let bytes: [u8; 32] = value.hash().as_bytes().try_into().ok()?;
-            cache.peek_credential(generation, &(endpoint.id, method.as_str(), bytes))?
-        }
+    let (presented, primary_id) = match without_lookup(endpoint.id, method, token, malformed) {
+        Ok(facts) => facts,
+        Err((key, _)) => cache.peek_credential(generation, &key)?,
     };
     Some(Some(Lookup {
         endpoint,
@@ -298,22 +294,35 @@ fn lookup(
     else {
         return Ok(None);
     };
-    let (presented, primary_id) = match (token, malformed) {
-        (_, true) => (Presented::Malformed, None),
-        (None, false) => (Presented::Missing, None),
-        (Some(value), false) => {
-            let hash = value.hash();
-            let bytes: [u8; 32] = hash.as_bytes().try_into().map_err(|_| AppError::Internal)?;
-            cache.credential(generation, (endpoint.id, method.as_str(), bytes), || {
-                credential(conn, &hash, endpoint.id, method)
-            })?
-        }
+    let (presented, primary_id) = match without_lookup(endpoint.id, method, token, malformed) {
+        Ok(facts) => facts,
+        Err((key, hash)) => cache.credential(generation, key, || {
+            credential(conn, &hash, endpoint.id, method)
+        })?,
     };
     Ok(Some(Lookup {
         endpoint,
         presented,
         primary_id,
     }))
+}
+
+/// A missing or malformed token needs no lookup: its facts. Otherwise the cache key
+/// of what the presented token is on (`endpoint_id`, `method`), and its hash.
+fn without_lookup(
+    endpoint_id: i64,
+    method: Method,
+    token: Option<&TokenValue>,
+    malformed: bool,
+) -> Result<CredentialFacts, (CredentialKey, TokenHash)> {
+    match (token, malformed) {
+        (_, true) => Ok((Presented::Malformed, None)),
+        (None, false) => Ok((Presented::Missing, None)),
+        (Some(value), false) => {
+            let hash = value.hash();
+            Err(((endpoint_id, method.as_str(), hash.to_array()), hash))
+        }
+    }
 }
 
 /// What the token with `hash` is on (`endpoint_id`, `method`), from the database.

@@ -110,6 +110,11 @@ impl TokenHash {
         &self.0
     }
 
+    /// The 32 bytes by value (a cache key).
+    pub fn to_array(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// Constant-time comparison with a stored hash.
     pub fn matches(&self, stored: &[u8]) -> bool {
         stored.len() == self.0.len() && bool::from(self.0.as_slice().ct_eq(stored))

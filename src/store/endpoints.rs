@@ -175,12 +175,6 @@ pub fn find_primary_by_hash(
         .optional()
 }
 
-pub fn touch_primary(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(primary_tokens::table.find(id))
-        .set(primary_tokens::last_used_at.eq(now))
-        .execute(conn)
-}
-
 /// Endpoints with a retention period, for the retention sweep.
 pub fn with_retention(conn: &mut DbConn) -> QueryResult<Vec<(i64, i32)>> {
     endpoints::table

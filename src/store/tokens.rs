@@ -190,9 +190,3 @@ pub fn find_by_hash(conn: &mut DbConn, hash: &TokenHash) -> QueryResult<Option<T
         .first(conn)
         .optional()
 }
-
-pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(tokens::table.find(id))
-        .set(tokens::last_used_at.eq(now))
-        .execute(conn)
-}
