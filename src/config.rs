@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::auth::Role;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "portico", version, about = "Portico: endpoint integration hub")]
 pub struct Cli {
     /// Database: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
@@ -47,8 +47,9 @@ pub struct ServeArgs {
 
     /// Password of the `admin` user created on a database with no users
     /// (a random one is printed once when unset).
-    #[arg(long, env = "PORTICO_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
+    #[arg(long, env = "PORTICO_ADMIN_PASSWORD", hide_env_values = true,
+          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(crate::domain::secret::Password::new(s.into())))]
+    pub admin_password: Option<crate::domain::secret::Password>,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PORTICO_WORKERS")]
@@ -70,6 +71,11 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when served over HTTPS).
     #[arg(long, env = "PORTICO_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    /// Invalid-token requests per minute from one address before every ingest
+    /// request from it is refused (429) for a minute; 0 turns this off.
+    #[arg(long, env = "PORTICO_FAILED_TOKEN_LIMIT", default_value_t = crate::DEFAULT_FAILED_TOKEN_LIMIT)]
+    pub failed_token_limit: u32,
 
     /// Session lifetime in hours.
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]

@@ -40,8 +40,11 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("request body exceeds this endpoint's limit of {0} bytes")]
     PayloadTooLarge(u64),
-    #[error("too many requests")]
-    RateLimited { retry_after_secs: u64 },
+    #[error("{reason}; retry after {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        reason: &'static str,
+    },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -190,7 +193,9 @@ impl ResponseError for AppError {
             AppError::Unauthenticated => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"portico-api\""));
             }
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited {
+                retry_after_secs, ..
+            } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     res.insert_header((header::RETRY_AFTER, v));
                 }

@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::access_cache::{AccessCache, CredentialFacts, CredentialKey};
 use crate::clock::{parse_rfc3339, truncate};
 use crate::db::DbConn;
-use crate::domain::access::{decide, EndpointAccess, Presented, Principal, SecondaryAccess};
+use crate::domain::access::{
+    decide, Denial, EndpointAccess, Presented, Principal, SecondaryAccess,
+};
 use crate::domain::endpoint::{AuthType, IpAllowlist, Method};
 use crate::domain::token::{TokenHash, TokenValue};
 use crate::error::AppError;
@@ -187,6 +189,9 @@ async fn handle(
         ..CallFacts::default()
     };
     let result = process(&state, &incoming, target, body, &mut facts).await;
+    if let Err(AppError::Denied(Denial::TokenInvalid)) = result {
+        state.failed_tokens.failed(incoming.remote, incoming.now);
+    }
     let (response, code) = match result {
         Ok(response) => (response, None),
         Err(e) => (e.error_response(), Some(e.code())),
@@ -198,8 +203,19 @@ async fn handle(
     };
     if !facts.logged {
         let call = call_row(&incoming, &facts, status, code, response_bytes);
-        if let Err(e) = state.writer.log_call(call, facts.touch).await {
-            tracing::error!(error = %e, "could not write the call log");
+        let log = {
+            let state = state.clone();
+            async move {
+                if let Err(e) = state.writer.log_call(call, facts.touch).await {
+                    tracing::error!(error = %e, "could not write the call log");
+                }
+            }
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database is away: the 503 does not wait for its call row too.
+            actix_web::rt::spawn(log);
+        } else {
+            log.await;
         }
     }
     state.metrics.observe(
@@ -371,6 +387,13 @@ async fn process(
     body: web::Payload,
     facts: &mut CallFacts,
 ) -> Result<HttpResponse, AppError> {
+    state
+        .failed_tokens
+        .check(incoming.remote, incoming.now)
+        .map_err(|retry_after_secs| AppError::RateLimited {
+            retry_after_secs,
+            reason: "too many requests with an invalid token from this address",
+        })?;
     let method = match (&incoming.method, &target) {
         (&HttpMethod::POST, Target::Collection) => Method::Post,
         (&HttpMethod::GET, Target::Collection | Target::Item(_)) => Method::Get,
@@ -476,7 +499,10 @@ async fn process(
         state
             .limiter
             .check(*id, rpm, incoming.now)
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+            .map_err(|retry_after_secs| AppError::RateLimited {
+                retry_after_secs,
+                reason: "this token's requests per minute are used up",
+            })?;
     }
 
     let retention_cutoff = endpoint
@@ -623,7 +649,7 @@ fn list_limit(query: &str) -> Result<i64, AppError> {
     }
 }
 
-fn list_query(query: &str, not_before: Option<NaiveDateTime>) -> Result<RecordQuery, AppError> {
+pub fn list_query(query: &str, not_before: Option<NaiveDateTime>) -> Result<RecordQuery, AppError> {
     let mut q = RecordQuery {
         limit: list_limit(query)? + 1,
         not_before,
@@ -645,7 +671,7 @@ fn list_query(query: &str, not_before: Option<NaiveDateTime>) -> Result<RecordQu
     Ok(q)
 }
 
-fn is_json_content_type(headers: &HeaderMap) -> bool {
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -681,7 +707,21 @@ async fn read_body(
     Ok(buf)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+/// The request body as stored: UTF-8 text holding exactly one JSON value (any
+/// JSON, kept byte for byte), or `invalid_json` saying where it broke.
+pub fn json_body(bytes: &[u8]) -> Result<&str, AppError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| AppError::InvalidJson("not UTF-8".into()))?;
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Ok(text),
+        Err(e) => Err(AppError::InvalidJson(format!(
+            "line {} column {}",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -720,16 +760,7 @@ async fn post(
     }
     let idem_key = idempotency_key(&incoming.headers)?;
     let bytes = read_body(body, limit, facts).await?;
-    let text =
-        std::str::from_utf8(&bytes).map_err(|_| AppError::InvalidJson("not UTF-8".into()))?;
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Err(AppError::InvalidJson(format!(
-            "line {} column {}",
-            e.line(),
-            e.column()
-        )));
-    }
-    let data = text.to_owned();
+    let data = json_body(&bytes)?.to_owned();
     let body_hash = Sha256::digest(bytes.as_ref()).to_vec();
     let endpoint_id = endpoint.id;
     let slug = endpoint.slug.clone();

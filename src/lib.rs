@@ -29,6 +29,9 @@ use crate::db::{DbConn, DbPool};
 use crate::domain::secret::Password;
 use crate::error::AppResult;
 
+/// Invalid-token requests per minute from one address before it is blocked.
+pub const DEFAULT_FAILED_TOKEN_LIMIT: u32 = 60;
+
 /// Settings the running server needs (the parsed subset of the configuration).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -39,6 +42,9 @@ pub struct Settings {
     pub session_ttl: chrono::TimeDelta,
     /// How often retention and expiry sweeps run.
     pub sweep_interval: Duration,
+    /// Invalid-token requests per minute from one address before it is refused
+    /// with 429 for a minute (0: never).
+    pub failed_token_limit: u32,
 }
 
 impl Default for Settings {
@@ -48,6 +54,7 @@ impl Default for Settings {
             secure_cookies: false,
             session_ttl: chrono::TimeDelta::hours(12),
             sweep_interval: Duration::from_secs(300),
+            failed_token_limit: DEFAULT_FAILED_TOKEN_LIMIT,
         }
     }
 }
@@ -60,6 +67,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub limiter: limiter::RateLimiter,
     pub login_throttle: limiter::LoginThrottle,
+    pub failed_tokens: limiter::FailedTokenThrottle,
     /// Endpoints and credentials of the ingest path, per access generation.
     pub access_cache: access_cache::AccessCache,
     /// The access generation, read once per round of requests.
@@ -84,10 +92,11 @@ impl AppState {
             access_generation: access_cache::GenerationReader::new(pool.clone()),
             pool,
             clock,
-            settings,
             metrics: metrics::Metrics::new(),
             limiter: limiter::RateLimiter::default(),
             login_throttle: limiter::LoginThrottle::default(),
+            failed_tokens: limiter::FailedTokenThrottle::new(settings.failed_token_limit),
+            settings,
         }
     }
 

@@ -1,9 +1,11 @@
-//! Per-token request rate limits (requests per minute), kept in memory per instance.
+//! Per-token request rate limits (requests per minute), the failed-token throttle
+//! per address and the login throttle, kept in memory per instance.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{NaiveDateTime, TimeDelta, Timelike};
 
 #[derive(Default)]
 pub struct RateLimiter {
@@ -142,5 +144,105 @@ mod login_tests {
         assert_eq!(l.check("admin", ip, t), Err(900));
         assert!(l.check("ana", ip, t).is_ok(), "other users are unaffected");
         assert!(l.check("admin", ip, t + LoginThrottle::WINDOW).is_ok());
+    }
+}
+
+/// Slows token guessing and misconfigured clients: once one address has sent
+/// `limit` requests with an invalid token (malformed, unknown or deactivated)
+/// within a minute, every ingest request from that address is refused with 429
+/// for `BLOCK`, before any lookup. Other addresses are unaffected.
+pub struct FailedTokenThrottle {
+    limit: u32,
+    addresses: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+/// One address: the start of its counting window, failures in it, blocked until.
+type Failures = (NaiveDateTime, u32, Option<NaiveDateTime>);
+
+impl FailedTokenThrottle {
+    pub const WINDOW: TimeDelta = TimeDelta::minutes(1);
+    pub const BLOCK: TimeDelta = TimeDelta::minutes(1);
+
+    /// `limit` failures per minute per address; 0 turns the throttle off.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit,
+            addresses: Mutex::default(),
+        }
+    }
+
+    /// `Err(seconds)` while `address` is blocked.
+    pub fn check(&self, address: Option<IpAddr>, now: NaiveDateTime) -> Result<(), u64> {
+        let Some(address) = address.filter(|_| self.limit > 0) else {
+            return Ok(());
+        };
+        let map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&address) {
+            Some((_, _, Some(until))) if *until > now => {
+                Err((*until - now).num_seconds().max(1) as u64)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one invalid-token request from `address`.
+    pub fn failed(&self, address: Option<IpAddr>, now: NaiveDateTime) {
+        let Some(address) = address.filter(|_| self.limit > 0) else {
+            return;
+        };
+        let mut map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _, until)| {
+                now - *start < Self::WINDOW || until.is_some_and(|u| u > now)
+            });
+        }
+        let entry = map.entry(address).or_insert((now, 0, None));
+        if now - entry.0 >= Self::WINDOW {
+            *entry = (now, 0, None);
+        }
+        entry.1 += 1;
+        if entry.1 >= self.limit {
+            entry.2 = Some(now + Self::BLOCK);
+            // The next window starts when the block ends.
+            entry.0 = now + Self::BLOCK;
+            entry.1 = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod failed_token_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn blocks_an_address_after_its_limit_for_the_block_period() {
+        let t = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        let a = Some("10.0.0.1".parse().unwrap());
+        let b = Some("10.0.0.2".parse().unwrap());
+        let th = FailedTokenThrottle::new(3);
+        for _ in 0..2 {
+            th.failed(a, t);
+        }
+        assert!(th.check(a, t).is_ok(), "below the limit");
+        th.failed(a, t);
+        assert_eq!(th.check(a, t), Err(60));
+        assert!(th.check(b, t).is_ok(), "other addresses are unaffected");
+        assert_eq!(th.check(a, t + TimeDelta::seconds(59)), Err(1));
+        assert!(th.check(a, t + FailedTokenThrottle::BLOCK).is_ok());
+        // Failures spread wider than the window never add up to a block.
+        let later = t + TimeDelta::minutes(5);
+        th.failed(b, later);
+        th.failed(b, later);
+        th.failed(b, later + TimeDelta::seconds(61));
+        assert!(th.check(b, later + TimeDelta::seconds(61)).is_ok());
+        let off = FailedTokenThrottle::new(0);
+        for _ in 0..10 {
+            off.failed(a, t);
+        }
+        assert!(off.check(a, t).is_ok(), "0 turns it off");
     }
 }

@@ -57,11 +57,12 @@ fn main() -> anyhow::Result<()> {
                 trust_proxy_headers: args.trust_proxy_headers,
                 secure_cookies: args.secure_cookies,
                 session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
+                failed_token_limit: args.failed_token_limit,
                 ..Settings::default()
             };
             let pool = db::connect_with(&url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
             let clock = Clock::default();
-            let admin_password = args.admin_password.map(Password::new);
+            let admin_password = args.admin_password;
             if let Some(generated) = portico::prepare_database(&pool, admin_password, &clock)? {
                 // Printed once, to the terminal, never to the log.
                 println!("Created user 'admin' with password: {}", generated.expose());

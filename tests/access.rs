@@ -741,3 +741,77 @@ on_each_backend!(
     a_change_on_one_instance_holds_on_the_next_request_to_another_test,
     a_change_on_one_instance_holds_on_the_next_request_to_another
 );
+
+/// A client whose connections come from `address` (any 127.x.y.z reaches the server).
+fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn post_from(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
+    client
+        .post(app.url("/e/orders"))
+        .bearer_auth(token)
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn failed_tokens_slow_one_address(app: TestApp) {
+    let f = Fixture::new(&app).await;
+    let guesser = client_from("127.0.0.2");
+    let neighbour = client_from("127.0.0.3");
+    let unknown = "A".repeat(64);
+    // Five invalid tokens (unknown, then malformed) are refused as usual...
+    for token in [
+        unknown.as_str(),
+        unknown.as_str(),
+        unknown.as_str(),
+        "short",
+        "x y",
+    ] {
+        let res = post_from(&app, &guesser, token).await;
+        assert_problem(res, 401, "token_invalid").await;
+    }
+    // ...after which every request from that address waits, even with a good token,
+    // before any lookup.
+    let res = post_from(&app, &guesser, f.shop_token()).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let problem = assert_problem(res, 429, "rate_limited").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("invalid token from this address"),
+        "{problem}"
+    );
+    // Another address is untouched: its good token works, its bad one is a plain 401.
+    let res = post_from(&app, &neighbour, f.shop_token()).await;
+    assert_eq!(res.status(), 201, "{:?}", app.backend);
+    let res = post_from(&app, &neighbour, &unknown).await;
+    assert_problem(res, 401, "token_invalid").await;
+    // Refusals while blocked are logged (and counted as calls), not silently dropped.
+    let calls: Value = f.admin.get("/calls?status=429").await.json().await.unwrap();
+    assert_eq!(calls["calls"][0]["code"], "rate_limited", "{calls}");
+    // The block ends after a minute.
+    app.clock.advance(TimeDelta::seconds(61));
+    let res = post_from(&app, &guesser, f.shop_token()).await;
+    assert_eq!(res.status(), 201, "{:?}", app.backend);
+}
+
+on_each_backend!(
+    repeated_invalid_tokens_from_one_address_are_slowed,
+    failed_tokens_slow_one_address,
+    portico::Settings {
+        failed_token_limit: 5,
+        ..portico::Settings::default()
+    }
+);

@@ -68,6 +68,46 @@ async fn login_sets_a_strict_http_only_cookie_and_logout_ends_it(app: TestApp) {
     assert_problem(replay(&session).await.unwrap(), 401, "unauthenticated").await;
 }
 
+async fn login_cookie(app: &TestApp, proto: Option<&str>) -> String {
+    let mut req = reqwest::Client::new()
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}));
+    if let Some(proto) = proto {
+        req = req.header("X-Forwarded-Proto", proto);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.headers()["set-cookie"].to_str().unwrap().to_owned()
+}
+
+async fn sessions_expire_on_the_server_and_cookies_are_secure_behind_tls(app: TestApp) {
+    let plain = login_cookie(&app, None).await;
+    assert!(!plain.contains("Secure"), "{plain}");
+    let tls = login_cookie(&app, Some("https")).await;
+    assert!(
+        tls.contains("Secure") && tls.contains("HttpOnly") && tls.contains("SameSite=Strict"),
+        "{tls}"
+    );
+    // The cookie's Max-Age is only a hint to the browser: the server refuses the
+    // session itself once its lifetime is over.
+    let admin = app.admin().await;
+    assert_eq!(admin.get("/me").await.status(), 200);
+    app.clock
+        .advance(chrono::TimeDelta::hours(12) - chrono::TimeDelta::minutes(1));
+    assert_eq!(
+        admin.get("/me").await.status(),
+        200,
+        "still within its lifetime"
+    );
+    app.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_problem(admin.get("/me").await, 401, "unauthenticated").await;
+}
+
+async fn secure_cookies_setting_marks_every_session_cookie(app: TestApp) {
+    let cookie = login_cookie(&app, None).await;
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
 async fn wrong_password_and_unknown_user_look_the_same(app: TestApp) {
     for (user, password) in [
         ("admin", "not-the-password"),
@@ -393,6 +433,18 @@ async fn users_are_managed_with_guards(app: TestApp) {
     .await;
 }
 
+on_each_backend!(
+    sessions_expire_on_the_server_and_cookies_are_secure_behind_tls_test,
+    sessions_expire_on_the_server_and_cookies_are_secure_behind_tls
+);
+on_each_backend!(
+    secure_cookies_setting_marks_every_session_cookie_test,
+    secure_cookies_setting_marks_every_session_cookie,
+    portico::Settings {
+        secure_cookies: true,
+        ..portico::Settings::default()
+    }
+);
 on_each_backend!(
     login_sets_a_strict_http_only_cookie_and_logout_ends_it_test,
     login_sets_a_strict_http_only_cookie_and_logout_ends_it

@@ -55,7 +55,7 @@ pub async fn login(
     let address = crate::ingest::client_address(&req, state.settings.trust_proxy_headers);
     let (session, user) = start_session(&state, address, username, password).await?;
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(&state, Some(&session)))
+        .cookie(session_cookie(&req, &state, Some(&session)))
         .json(LoginResponse {
             csrf_token: crate::auth::csrf_token_for(&session),
             user,
@@ -77,7 +77,10 @@ pub async fn start_session(
     state
         .login_throttle
         .check(&username, address, now)
-        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        .map_err(|retry_after_secs| AppError::RateLimited {
+            retry_after_secs,
+            reason: "too many failed sign-ins for this user or address",
+        })?;
     let user = {
         let username = username.clone();
         state
@@ -132,8 +135,16 @@ pub async fn start_session(
     ))
 }
 
-/// The session cookie carrying `session`, or clearing it when `None`.
-pub fn session_cookie(state: &AppState, session: Option<&TokenValue>) -> Cookie<'static> {
+/// The session cookie carrying `session`, or clearing it when `None`. `Secure`
+/// when configured, and whenever the request came over TLS (directly or as a
+/// proxy's `X-Forwarded-Proto`/`Forwarded` says: a client that lies only hides
+/// the cookie from itself on plain HTTP).
+pub fn session_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    session: Option<&TokenValue>,
+) -> Cookie<'static> {
+    let secure = state.settings.secure_cookies || req.connection_info().scheme() == "https";
     let (value, max_age) = match session {
         Some(s) => (
             s.expose().to_owned(),
@@ -145,7 +156,7 @@ pub fn session_cookie(state: &AppState, session: Option<&TokenValue>) -> Cookie<
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.settings.secure_cookies)
+        .secure(secure)
         .max_age(max_age)
         .finish()
 }
@@ -175,6 +186,6 @@ pub async fn logout(
     end_session(&req, &state).await?;
     tracing::info!(username = %caller.username, "logout");
     Ok(HttpResponse::NoContent()
-        .cookie(session_cookie(&state, None))
+        .cookie(session_cookie(&req, &state, None))
         .finish())
 }

@@ -719,7 +719,11 @@ async fn login(req: HttpRequest, body: web::Bytes) -> UiResult<HttpResponse> {
     {
         Ok((session, _)) => {
             let mut r = redirect(&next);
-            let _ = r.add_cookie(&crate::api::session::session_cookie(&state, Some(&session)));
+            let _ = r.add_cookie(&crate::api::session::session_cookie(
+                &req,
+                &state,
+                Some(&session),
+            ));
             Ok(r)
         }
         Err(e @ (AppError::LoginFailed | AppError::RateLimited { .. })) => {
@@ -750,7 +754,7 @@ async fn logout(req: HttpRequest, form: UiForm) -> UiResult<HttpResponse> {
     crate::api::session::end_session(&req, &state).await?;
     tracing::info!(username = %form.user.caller.username, "logout");
     let mut r = redirect_with("/ui/login", "ok", "Signed out.");
-    let _ = r.add_cookie(&crate::api::session::session_cookie(&state, None));
+    let _ = r.add_cookie(&crate::api::session::session_cookie(&req, &state, None));
     Ok(r)
 }
 

@@ -41,6 +41,15 @@ macro_rules! on_each_backend {
             }
         }
     };
+    ($name:ident, $scenario:expr, $settings:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for backend in common::backends() {
+                let app = common::spawn_app_with(backend, $settings).await;
+                $scenario(app).await;
+            }
+        }
+    };
 }
 
 pub struct TestApp {
@@ -67,7 +76,7 @@ fn unique_name() -> String {
     format!("portico_test_{:016x}", rand::random::<u64>())
 }
 
-fn fresh_postgres() -> String {
+pub fn fresh_postgres() -> String {
     let base = std::env::var("PORTICO_TEST_POSTGRES_URL").expect("PORTICO_TEST_POSTGRES_URL");
     let name = unique_name();
     let mut admin = PgConnection::establish(&base)
@@ -110,6 +119,16 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempdir::TempDi
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
     let (db_url, dir) = fresh_database(backend).await;
+    spawn_app_on(backend, db_url, dir, settings).await
+}
+
+/// A server on the database at `db_url` (migrated and given its admin here).
+pub async fn spawn_app_on(
+    backend: Backend,
+    db_url: String,
+    dir: Option<tempdir::TempDir>,
+    settings: Settings,
+) -> TestApp {
     let url = DatabaseUrl::parse(&db_url).unwrap();
     let clock = Clock::default();
     let pool = {
