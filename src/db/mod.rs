@@ -25,10 +25,31 @@ pub type PooledConn = PooledConnection<Manager>;
 
 /// Which backend a URL selects, decided from the URL itself: SQLite accepts any
 /// string, so trying backends in turn would silently open a file named like a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Postgres(String),
     Sqlite(String),
+}
+
+/// A PostgreSQL URL may carry a password: `Debug` shows `user:[redacted]@`.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => {
+                let shown = match (url.find("://"), url.rfind('@')) {
+                    (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+                        Some(colon) => {
+                            format!("{}[redacted]{}", &url[..s + 3 + colon + 1], &url[at..])
+                        }
+                        None => url.clone(),
+                    },
+                    _ => url.clone(),
+                };
+                f.debug_tuple("Postgres").field(&shown).finish()
+            }
+        }
+    }
 }
 
 impl DatabaseUrl {
@@ -193,7 +214,10 @@ pub fn connect_with(
     }
     let pool = Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
+        // How long a request waits for a connection before it is answered 503: a
+        // database that is away is reported within seconds, not after a client's
+        // own timeout.
+        .connection_timeout(Duration::from_secs(3))
         .build(Manager {
             url: url.clone(),
             sqlite_sync,
