@@ -377,3 +377,125 @@ on_each_backend!(
     no_secret_reaches_logs_responses_or_storage,
     full_run_leaks_nothing
 );
+
+/// `Debug` of every type that holds a secret prints a redaction, never the value
+/// (a value that reaches a `tracing` field or a panic message through `{:?}` stays hidden).
+#[test]
+fn debug_of_every_secret_type_redacts() {
+    use portico::db::DatabaseUrl;
+    use portico::domain::secret::Password;
+    use portico::domain::token::TokenValue;
+    use portico::store::endpoints::PrimaryTokenRow;
+    use portico::store::tokens::{NewToken, TokenRow};
+    use portico::store::users::{ApiKeyRow, SessionRow, UserRow};
+
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let token = TokenValue::generate();
+    let hash = token.hash();
+    // 0xA7 prints as 167 in a byte list: it must appear nowhere.
+    let secret_bytes = vec![0xA7u8; 32];
+    let printed = [
+        format!("{:?}", Password::new("hunter2-correct-horse".into())),
+        format!("{token:?}"),
+        format!("{hash:?}"),
+        format!(
+            "{:?}",
+            DatabaseUrl::parse("postgres://portico:hunter2-correct-horse@db/portico").unwrap()
+        ),
+        format!(
+            "{:?}",
+            UserRow {
+                id: 1,
+                username: "admin".into(),
+                password_hash: "$argon2id$v=19$hunter2-correct-horse".into(),
+                role: "admin".into(),
+                created_at: now,
+                updated_at: now,
+            }
+        ),
+        format!(
+            "{:?}",
+            ApiKeyRow {
+                id: 1,
+                user_id: 1,
+                name: "ci".into(),
+                key_hash: secret_bytes.clone(),
+                hint: "abcd…wxyz".into(),
+                created_at: now,
+                expires_at: None,
+                last_used_at: None,
+            }
+        ),
+        format!(
+            "{:?}",
+            SessionRow {
+                id: 1,
+                session_hash: secret_bytes.clone(),
+                csrf_hash: secret_bytes.clone(),
+                user_id: 1,
+                created_at: now,
+                expires_at: now,
+            }
+        ),
+        format!(
+            "{:?}",
+            PrimaryTokenRow {
+                id: 1,
+                endpoint_id: 1,
+                method: "POST".into(),
+                token_hash: secret_bytes.clone(),
+                hint: "abcd…wxyz".into(),
+                created_at: now,
+                last_used_at: None,
+            }
+        ),
+        format!(
+            "{:?}",
+            TokenRow {
+                id: 1,
+                name: "shop".into(),
+                description: String::new(),
+                token_hash: secret_bytes.clone(),
+                hint: "abcd…wxyz".into(),
+                previous_hash: Some(secret_bytes.clone()),
+                previous_valid_until: None,
+                enabled: true,
+                active: true,
+                expires_at: None,
+                rate_limit_per_minute: None,
+                ip_allowlist: None,
+                created_by: "admin".into(),
+                created_at: now,
+                updated_at: now,
+                last_used_at: None,
+            }
+        ),
+        format!(
+            "{:?}",
+            NewToken {
+                name: "shop",
+                description: "",
+                token_hash: &secret_bytes,
+                hint: "abcd…wxyz",
+                enabled: true,
+                active: true,
+                expires_at: None,
+                rate_limit_per_minute: None,
+                ip_allowlist: None,
+                created_by: "admin",
+                created_at: now,
+                updated_at: now,
+            }
+        ),
+    ];
+    let hex: String = hash.to_array().iter().map(|b| format!("{b:02x}")).collect();
+    for p in &printed {
+        assert!(p.contains("redacted"), "{p}");
+        for secret in ["hunter2", token.expose(), "167", &hex, "argon2"] {
+            assert!(!p.contains(secret), "{p} shows a secret");
+        }
+    }
+}

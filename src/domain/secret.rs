@@ -31,6 +31,23 @@ impl fmt::Display for Password {
     }
 }
 
+/// `Debug` for a row type that holds secrets (password hashes, token hashes):
+/// the listed plain fields print, the secret ones print `[redacted]`.
+#[macro_export]
+macro_rules! debug_redacting {
+    ($ty:ident $(<$lt:lifetime>)? { $($field:ident),* $(,)? } secret { $($secret:ident),* $(,)? }) => {
+        impl $(<$lt>)? ::std::fmt::Debug for $ty $(<$lt>)? {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                $(let _ = &self.$secret;)*
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &"[redacted]"))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,7 +57,7 @@ pub struct EndpointChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = primary_tokens)]
 pub struct PrimaryTokenRow {
     pub id: i64,
@@ -68,6 +68,8 @@ pub struct PrimaryTokenRow {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
 }
+
+crate::debug_redacting!(PrimaryTokenRow { id, endpoint_id, method, hint, created_at, last_used_at } secret { token_hash });
 
 pub fn insert(conn: &mut DbConn, new: &NewEndpoint<'_>) -> QueryResult<EndpointRow> {
     let id: i64 = diesel::insert_into(endpoints::table)

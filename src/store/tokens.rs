@@ -7,7 +7,7 @@ use crate::db::schema::tokens;
 use crate::db::DbConn;
 use crate::domain::token::TokenHash;
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = tokens)]
 pub struct TokenRow {
     pub id: i64,
@@ -28,7 +28,7 @@ pub struct TokenRow {
     pub last_used_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Insertable)]
+#[derive(Insertable)]
 #[diesel(table_name = tokens)]
 pub struct NewToken<'a> {
     pub name: &'a str,
@@ -44,6 +44,15 @@ pub struct NewToken<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+crate::debug_redacting!(TokenRow {
+    id, name, description, hint, previous_valid_until, enabled, active, expires_at,
+    rate_limit_per_minute, ip_allowlist, created_by, created_at, updated_at, last_used_at,
+} secret { token_hash, previous_hash });
+crate::debug_redacting!(NewToken<'a> {
+    name, description, hint, enabled, active, expires_at, rate_limit_per_minute,
+    ip_allowlist, created_by, created_at, updated_at,
+} secret { token_hash });
 
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = tokens)]

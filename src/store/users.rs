@@ -18,7 +18,7 @@ pub struct UserRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKeyRow {
     pub id: i64,
@@ -31,7 +31,7 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
     pub id: i64,
@@ -42,19 +42,9 @@ pub struct SessionRow {
     pub expires_at: NaiveDateTime,
 }
 
-/// The password hash is a secret too (it can be attacked offline): redacted.
-impl std::fmt::Debug for UserRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRow")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("password_hash", &"[redacted]")
-            .field("role", &self.role)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .finish()
-    }
-}
+crate::debug_redacting!(UserRow { id, username, role, created_at, updated_at } secret { password_hash });
+crate::debug_redacting!(ApiKeyRow { id, user_id, name, hint, created_at, expires_at, last_used_at } secret { key_hash });
+crate::debug_redacting!(SessionRow { id, user_id, created_at, expires_at } secret { session_hash, csrf_hash });
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
