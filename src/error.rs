@@ -16,6 +16,9 @@ pub enum AppError {
     EndpointNotFound,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A 404 whose detail names what is missing.
+    #[error("{0}")]
+    Missing(String),
     #[error("{1}")]
     Validation(String, String),
     #[error("{0}")]
@@ -78,7 +81,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::EndpointNotFound => "endpoint_not_found",
-            AppError::NotFound(_) => "not_found",
+            AppError::NotFound(_) | AppError::Missing(_) => "not_found",
             AppError::Validation(..) => "validation_failed",
             AppError::BadRequest(code, _) => code,
             AppError::Unauthenticated => "unauthenticated",
@@ -100,7 +103,7 @@ impl AppError {
     fn title(&self) -> &'static str {
         match self {
             AppError::EndpointNotFound => "Endpoint not found",
-            AppError::NotFound(_) => "Not found",
+            AppError::NotFound(_) | AppError::Missing(_) => "Not found",
             AppError::Validation(..) => "Invalid value",
             AppError::BadRequest(..) => "Bad request",
             AppError::Unauthenticated | AppError::LoginFailed => "Unauthorized",
@@ -156,7 +159,9 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::EndpointNotFound | AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::EndpointNotFound | AppError::NotFound(_) | AppError::Missing(_) => {
+                StatusCode::NOT_FOUND
+            }
             AppError::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(..) | AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::LoginFailed => StatusCode::UNAUTHORIZED,

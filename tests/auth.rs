@@ -153,6 +153,25 @@ async fn mutating_calls_need_the_csrf_token(app: TestApp) {
         .await
         .unwrap();
     assert_problem(wrong, 403, "csrf_failed").await;
+    // Credentials come first: a body that would fail validation does not tell a
+    // caller without a CSRF token (or without any credential) what is wrong with it.
+    for body in [json!({}), json!([1, 2])] {
+        let res = admin
+            .client
+            .post(app.url("/api/v1/endpoints"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 403, "csrf_failed").await;
+        let res = reqwest::Client::new()
+            .post(app.url("/api/v1/endpoints"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 401, "unauthenticated").await;
+    }
     assert_eq!(
         admin.get("/tokens").await.status(),
         200,

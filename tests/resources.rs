@@ -85,7 +85,7 @@ async fn endpoint_shapes_and_primary_token_lifecycle(app: TestApp) {
             json!({}),
         )
         .await;
-    assert_eq!(field_of(res).await, "method");
+    assert_problem(res, 404, "not_found").await;
     admin
         .patch(
             &format!("/endpoints/{}", ep["id"]),
@@ -354,11 +354,23 @@ async fn mappings_are_idempotent_and_filter_the_endpoint_view(app: TestApp) {
             json!({"enabled": true}),
         )
         .await;
-    assert_eq!(
-        field_of(res).await,
-        "method",
-        "no DELETE primary while deleting is off"
+    // No DELETE primary token while deleting is off: a conflict with the
+    // endpoint's state, not a malformed request.
+    let problem = assert_problem(res, 409, "no_primary_token").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no DELETE primary token"),
+        "{problem}"
     );
+    let res = admin
+        .post(
+            &format!("/endpoints/{}/primary-tokens/DELETE/regenerate", ep["id"]),
+            json!({}),
+        )
+        .await;
+    assert_problem(res, 404, "not_found").await;
     let res = admin
         .put(
             &format!("/tokens/{}/mappings/{}/PATCH", mapped["id"], ep["id"]),
@@ -406,7 +418,11 @@ async fn bulk_actions_are_all_or_nothing(app: TestApp) {
             json!({"action": "disable", "ids": [a["id"], b["id"], 999]}),
         )
         .await;
-    assert_eq!(field_of(res).await, "ids");
+    let problem = assert_problem(res, 404, "not_found").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("999;"),
+        "names the unknown id: {problem}"
+    );
     let tokens: Vec<Value> = admin.get("/tokens").await.json().await.unwrap();
     assert!(
         tokens.iter().all(|t| t["enabled"] == true),

@@ -483,10 +483,8 @@ pub async fn regenerate_primary(
                 let e = store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
                 if !primary_methods(auth, e.allow_delete).contains(&method) {
-                    return Err(AppError::validation(
-                        "method",
-                        format!("this endpoint has no {method} primary token (auth 'none', or DELETE while deleting is off)"),
-                    ));
+                    // auth 'none', or DELETE while deleting is off
+                    return Err(AppError::NotFound("primary token"));
                 }
                 store::endpoints::put_primary_token(conn, id, method, &hash, &hint, now)?;
                 store::audit::record(

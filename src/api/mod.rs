@@ -27,6 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     openapi::routes(cfg);
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(
+                crate::auth::authenticate_first,
+            ))
             .configure(session::routes)
             .configure(me::routes)
             .configure(users::routes)
@@ -107,11 +110,15 @@ impl<T> std::ops::Deref for ApiQuery<T> {
 
 /// Parses a JSON body, naming the field of a type error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return Err(AppError::InvalidJson("the body is not valid JSON".into()));
+    };
+    // Request bodies are objects; serde alone would also read a struct from an array.
+    if value.is_array() {
+        return Err(AppError::validation("body", "must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    whole_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
@@ -127,6 +134,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         };
         AppError::validation(field, message)
     })
+}
+
+/// JSON has one number type: `3.0` is the integer 3 (as JSON Schema's `integer`
+/// says), so whole numbers written with a fraction read as integers.
+fn whole_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 pub fn json_config() -> web::JsonConfig {

@@ -487,7 +487,7 @@ pub async fn regenerate(
     let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) {
         RegenerateToken::default()
     } else {
-        super::parse_json(&body)?
+        super::parse_json::<Option<RegenerateToken>>(&body)?.unwrap_or_default()
     };
     let out = regenerate_token(caller, &state, id.into_inner(), req).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -702,10 +702,14 @@ pub async fn bulk_apply(
                         .copied()
                         .filter(|id| !found.iter().any(|t| t.id == *id))
                         .collect();
-                    return Err(AppError::Validation(
-                        "ids".into(),
-                        format!("unknown token ids: {missing:?}"),
-                    ));
+                    return Err(AppError::Missing(format!(
+                        "no token with id {}; nothing was changed",
+                        missing
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
                 }
                 let n = match changes {
                     Some(c) => store::tokens::update_many(
@@ -761,7 +765,7 @@ fn parse_mapping_path(path: (i64, i64, String)) -> AppResult<(i64, i64, Method)>
 #[utoipa::path(put, path = "/api/v1/tokens/{id}/mappings/{endpoint_id}/{method}", tag = "mappings",
     params(("id" = i64, Path), ("endpoint_id" = i64, Path), ("method" = Method, Path)), request_body = PutMapping,
     responses((status = 200, body = MappingOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_mapping(
     Admin(caller): Admin,
     state: web::Data<AppState>,
@@ -791,9 +795,12 @@ pub async fn set_mapping(
                 let e = store::endpoints::find(conn, endpoint_id).map_err(missing("endpoint"))?;
                 let auth = AuthType::from_str(&e.auth).unwrap_or_default();
                 if !primary_methods(auth, e.allow_delete).contains(&method) {
-                    return Err(AppError::validation(
-                        "method",
-                        format!("endpoint '{}' has no {method} primary token to map onto", e.slug),
+                    return Err(AppError::Conflict(
+                        "no_primary_token",
+                        format!(
+                            "endpoint '{}' has no {method} primary token to map onto (auth 'none', or DELETE while deleting is off)",
+                            e.slug
+                        ),
                     ));
                 }
                 let (row, created) = store::mappings::put(conn, id, endpoint_id, method, enabled, now)?;

@@ -7,8 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method as HttpMethod;
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -183,12 +186,40 @@ pub async fn session_caller(
         .await
 }
 
+/// Authenticates a management request before its handler's extractors run: a
+/// request without valid credentials (or without its CSRF token) is refused before
+/// its body or parameters are looked at. The caller is kept for `Caller`/`Admin`.
+pub async fn authenticate_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.path() != "/api/v1/login" {
+        match authenticate(req.request().clone()).await {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// The caller `authenticate_first` found, or authenticates now (routes outside it).
+fn caller_of(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Caller, AppError>>>> {
+    match req.extensions().get::<Caller>().cloned() {
+        Some(caller) => Box::pin(std::future::ready(Ok(caller))),
+        None => Box::pin(authenticate(req.clone())),
+    }
+}
+
 impl FromRequest for Caller {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        caller_of(req)
     }
 }
 
@@ -201,9 +232,9 @@ impl FromRequest for Admin {
     type Future = Pin<Box<dyn Future<Output = Result<Admin, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let caller = caller_of(req);
         Box::pin(async move {
-            let caller = authenticate(req).await?;
+            let caller = caller.await?;
             caller.require_admin()?;
             Ok(Admin(caller))
         })
