@@ -57,8 +57,15 @@ pub fn method_not_allowed<B>(
         res.request().method(),
         res.request().path()
     );
+    let allow = res
+        .request()
+        .match_pattern()
+        .and_then(|pattern| crate::api::openapi::methods_of(&pattern));
     let (req, _) = res.into_parts();
-    let problem = AppError::MethodNotAllowed(detail).error_response();
+    let mut problem = AppError::MethodNotAllowed(detail).error_response();
+    if let Some(allow) = allow.and_then(|a| header::HeaderValue::from_str(&a).ok()) {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, problem).map_into_right_body(),
     ))

@@ -302,7 +302,8 @@ pub async fn call_detail(state: &AppState, id: i64) -> AppResult<CallDetail> {
 
 /// Every call matching the filters as CSV or NDJSON (newest first).
 #[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", params(CallParams, ExportParams),
-    responses((status = 200, description = "CSV (text/csv) or NDJSON (application/x-ndjson)", content_type = "text/csv", body = String),
+    responses((status = 200, description = "CSV (text/csv, the default) or NDJSON (application/x-ndjson, `format=ndjson`)",
+            content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn export(
     _caller: Caller,

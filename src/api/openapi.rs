@@ -101,11 +101,205 @@ pub fn document() -> String {
                     *id = format!("{tag}_{id}");
                 }
             }
+            problems_as_problem_json(&mut op.responses);
         }
     }
-    let mut text = doc.to_pretty_json().unwrap_or_default();
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    precise(&mut doc);
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Free text: no control characters but tab and newline (`char::is_control`).
+const TEXT: &str = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$";
+/// An IPv4 or IPv6 address, or a network in CIDR form.
+const IP_OR_NETWORK: &str = concat!(
+    "^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    "(/(3[0-2]|[12]?[0-9]))?",
+    "|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:",
+    "|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}",
+    "|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}",
+    "|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}",
+    "|:((:[0-9a-fA-F]{1,4}){1,7}|:))(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$"
+);
+
+/// The rules the handlers enforce, stated in the document so that a client (or a
+/// fuzzer) knows what is valid before it asks: lengths, ranges, patterns, choices.
+fn precise(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let text = |min: u32, max: u32| json!({"minLength": min, "maxLength": max, "pattern": TEXT});
+    let range = |min: i64, max: i64| json!({"minimum": min, "maximum": max});
+    let allowlist = json!({"items": {"pattern": IP_OR_NETWORK}, "maxItems": 256});
+    let properties = [
+        (
+            "CreateEndpoint",
+            "slug",
+            json!({"pattern": "^[a-z0-9-]{1,64}$"}),
+        ),
+        (
+            "UpdateEndpoint",
+            "slug",
+            json!({"pattern": "^[a-z0-9-]{1,64}$"}),
+        ),
+        (
+            "CreateUser",
+            "username",
+            json!({"pattern": "^[A-Za-z0-9._-]{1,64}$"}),
+        ),
+        (
+            "CreateUser",
+            "password",
+            json!({"minLength": 12, "maxLength": 1024}),
+        ),
+        (
+            "UpdateUser",
+            "password",
+            json!({"minLength": 12, "maxLength": 1024}),
+        ),
+        (
+            "BulkRequest",
+            "ids",
+            json!({"minItems": 1, "maxItems": 1000}),
+        ),
+        ("RegenerateToken", "grace_seconds", range(0, 30 * 24 * 3600)),
+        ("CreateApiKey", "name", text(1, 200)),
+        ("CreateToken", "rate_limit_per_minute", range(1, 1_000_000)),
+        ("UpdateToken", "rate_limit_per_minute", range(1, 1_000_000)),
+        ("CreateEndpoint", "max_body_bytes", range(1, 64 << 20)),
+        ("UpdateEndpoint", "max_body_bytes", range(1, 64 << 20)),
+        ("CreateEndpoint", "retention_days", range(1, 36500)),
+        ("UpdateEndpoint", "retention_days", range(1, 36500)),
+    ]
+    .into_iter()
+    .chain(
+        [
+            "CreateEndpoint",
+            "UpdateEndpoint",
+            "CreateToken",
+            "UpdateToken",
+        ]
+        .into_iter()
+        .flat_map(|s| {
+            [
+                (s, "name", text(1, 200)),
+                (s, "description", text(0, 2000)),
+                (s, "ip_allowlist", allowlist.clone()),
+            ]
+        }),
+    );
+    for (schema, property, rules) in properties {
+        if let Some(target) = doc
+            .pointer_mut(&format!(
+                "/components/schemas/{schema}/properties/{property}"
+            ))
+            .and_then(|v| v.as_object_mut())
+        {
+            merge(target, &rules);
+        }
+    }
+    let choices = |v: &[&str]| json!({"enum": v});
+    let parameters = [
+        ("limit", range(1, 1000)),
+        ("token", json!({"maxItems": 100})),
+        (
+            "token_kind",
+            choices(&["primary", "secondary", "none", "unknown"]),
+        ),
+        (
+            "method",
+            choices(&["POST", "GET", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]),
+        ),
+        ("status", json!({"pattern": "^([1-5][0-9][0-9]|[1-5]xx)$"})),
+        ("since", json!({"format": "date-time"})),
+        ("until", json!({"format": "date-time"})),
+        ("q", json!({"maxLength": 200})),
+        ("format", choices(&["csv", "ndjson"])),
+        ("by", choices(&["token", "endpoint"])),
+        ("bucket", choices(&["minute", "hour", "day"])),
+        ("state", choices(&["active", "inactive", "all"])),
+    ];
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(|i| i.as_object_mut())
+        .flat_map(|i| i.values_mut())
+    {
+        let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+            continue;
+        };
+        for param in params.iter_mut().filter(|p| p["in"] == "query") {
+            let name = param["name"].as_str().unwrap_or_default().to_owned();
+            if let Some((_, rules)) = parameters.iter().find(|(n, _)| *n == name) {
+                if let Some(schema) = param.get_mut("schema").and_then(|s| s.as_object_mut()) {
+                    merge(schema, rules);
+                }
+            }
+        }
+    }
+}
+
+fn merge(target: &mut serde_json::Map<String, serde_json::Value>, rules: &serde_json::Value) {
+    for (k, v) in rules.as_object().into_iter().flatten() {
+        match (target.get_mut(k), v) {
+            (Some(serde_json::Value::Object(inner)), serde_json::Value::Object(_)) => {
+                merge(inner, v)
+            }
+            _ => {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The methods the management API serves on a route pattern (`/api/v1/tokens/{id}`),
+/// as an `Allow` header value, from the OpenAPI document.
+pub fn methods_of(pattern: &str) -> Option<String> {
+    static METHODS: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    METHODS
+        .get_or_init(|| {
+            let doc: serde_json::Value = serde_json::from_str(&document()).unwrap_or_default();
+            let mut out = std::collections::HashMap::new();
+            if let Some(paths) = doc["paths"].as_object() {
+                for (path, item) in paths {
+                    let methods: Vec<String> = ["get", "post", "put", "patch", "delete"]
+                        .iter()
+                        .filter(|m| item.get(**m).is_some())
+                        .map(|m| m.to_uppercase())
+                        .collect();
+                    out.insert(path.clone(), methods.join(", "));
+                }
+            }
+            out
+        })
+        .get(pattern)
+        .cloned()
+}
+
+/// Errors are sent as `application/problem+json` (RFC 9457): say so wherever a
+/// response's body is the `Problem` schema.
+fn problems_as_problem_json(responses: &mut utoipa::openapi::Responses) {
+    use utoipa::openapi::RefOr;
+    for response in responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let is_problem = |c: &utoipa::openapi::Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+        if response
+            .content
+            .get("application/json")
+            .is_some_and(is_problem)
+        {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response
+                    .content
+                    .insert("application/problem+json".into(), content);
+            }
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
