@@ -360,3 +360,40 @@ on_each_backend!(
     health_readiness_and_metrics_test,
     health_readiness_and_metrics
 );
+
+/// A payload is valid JSON kept byte for byte: the call detail passes it on as
+/// stored, even numbers no float can hold (found by the ingest fuzz target).
+async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
+    let (admin, _, _, shop, _) = traffic(&app).await;
+    let raw = r#"{"id": 123456789012345678901234567890, "ratio": 5555E5551, "note": "kept"}"#;
+    let res = app
+        .client
+        .post(app.url("/e/orders"))
+        .bearer_auth(shop["token"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let newest = &ids_of(&admin, "?limit=1").await[0];
+    let res = admin.get(&format!("/calls/{}", newest["id"])).await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(text.contains(&format!("\"payload\":{raw}")), "{text}");
+    // The UI page shows it too (as stored, since no parsed value can hold it).
+    let page = admin
+        .client
+        .get(app.url(&format!("/ui/viewer/calls/{}", newest["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("5555E5551"), "{page}");
+}
+
+on_each_backend!(
+    call_detail_shows_the_payload_exactly_as_received_test,
+    call_detail_shows_the_payload_exactly_as_received
+);

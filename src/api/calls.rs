@@ -236,9 +236,10 @@ pub struct CallPage {
 pub struct CallDetail {
     #[serde(flatten)]
     pub call: CallOut,
-    /// The stored record's payload, when the call has one that still exists.
-    #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
+    /// The stored record's payload, exactly as it was received (any JSON value),
+    /// when the call has one that still exists.
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub payload: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Calls, newest first, filtered.
@@ -293,7 +294,9 @@ pub async fn call_detail(state: &AppState, id: i64) -> AppResult<CallDetail> {
             Ok((call, data))
         })
         .await?;
-    let payload = data.and_then(|d| serde_json::from_str(&d).ok());
+    // Passed through as stored: parsing it would round numbers beyond f64 (or drop
+    // the payload for one out of its range).
+    let payload = data.and_then(|d| serde_json::value::RawValue::from_string(d).ok());
     Ok(CallDetail {
         call: call.into(),
         payload,

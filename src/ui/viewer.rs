@@ -513,10 +513,14 @@ async fn detail(
                 .unwrap_or_else(|| "—".into()),
         },
     ];
-    let payload = d
-        .payload
-        .as_ref()
-        .map(|p| serde_json::to_string_pretty(p).unwrap_or_default());
+    let payload =
+        d.payload.as_ref().map(
+            |p| match serde_json::from_str::<serde_json::Value>(p.get()) {
+                Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                // beyond what a parsed value can hold: shown as stored
+                Err(_) => p.get().to_owned(),
+            },
+        );
     let mut ctx = user.context("viewer", &format!("Call #{}", c.id));
     ctx.insert("meta", &meta);
     ctx.insert("payload", &payload);
