@@ -6,7 +6,8 @@
 //! (every open connection reset, new ones refused) and restores, as when PostgreSQL
 //! stops and starts again. SQLite: the database lives on a small tmpfs that the test
 //! fills to the last byte and then frees (needs root to mount; `.ci/run` sets
-//! `PORTICO_TEST_DISK_FULL=1`).
+//! `PORTICO_TEST_DISK_FULL=1`), and a file another process keeps locked past the
+//! busy timeout.
 
 mod common;
 
@@ -339,4 +340,41 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_when_space_returns() {
         acknowledged.len()
     );
     drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_process_answers_503_and_recovers() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let (db_url, dir) = fresh_database(Backend::Sqlite).await;
+    let path = db_url.trim_start_matches("sqlite://").to_owned();
+    let app = spawn_app_on(Backend::Sqlite, db_url, dir, portico::Settings::default()).await;
+    let f = Fixture::new(&app).await;
+    let first = post_until_stored(&app, &f.token, "before", &json!({"n": 0})).await;
+
+    // Another program takes the write lock and keeps it past the busy timeout.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut other = SqliteConnection::establish(&path).unwrap();
+        diesel::sql_query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        diesel::sql_query("COMMIT").execute(&mut other).unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let res = post(&app, &f.token, "during", &json!({"n": 1})).await;
+    assert_unavailable(res, "POST while another process holds the lock").await;
+    // Reads go on meanwhile (write-ahead log).
+    assert_eq!(stored(&app, &f.token).await, vec![(first, json!({"n": 0}))]);
+
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let during = post_until_stored(&app, &f.token, "during", &json!({"n": 1})).await;
+    assert_eq!(
+        stored(&app, &f.token).await,
+        vec![(first, json!({"n": 0})), (during, json!({"n": 1}))],
+        "nothing half-written while locked"
+    );
 }

@@ -149,6 +149,10 @@ async fn endpoint_input_is_validated(app: TestApp) {
         (json!({"slug": "ok", "name": ""}), "name"),
         (json!({"slug": "ok", "surprise": 1}), "surprise"),
         (json!({"name": "no slug"}), "slug"),
+        // serde alone would read a struct from an array
+        (json!(["ok", "a name"]), "body"),
+        // a name with a control character
+        (json!({"slug": "ok", "name": "a\u{7}b"}), "name"),
     ];
     for (body, field) in cases {
         let res = admin.post("/endpoints", body.clone()).await;
@@ -160,6 +164,30 @@ async fn endpoint_input_is_validated(app: TestApp) {
         "slug_taken",
     )
     .await;
+    // JSON has one number type: 2048.0 is the integer 2048.
+    let whole: Value = admin
+        .post(
+            "/endpoints",
+            json!({"slug": "whole", "max_body_bytes": 2048.0}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(whole["max_body_bytes"], 2048, "{whole}");
+    assert_eq!(
+        field_of(
+            admin
+                .post(
+                    "/endpoints",
+                    json!({"slug": "half", "max_body_bytes": 2048.5})
+                )
+                .await
+        )
+        .await,
+        "max_body_bytes"
+    );
+    admin.delete(&format!("/endpoints/{}", whole["id"])).await;
     let raw = admin
         .client
         .post(app.url("/api/v1/endpoints"))
