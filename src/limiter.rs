@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{NaiveDateTime, TimeDelta, Timelike};
@@ -154,6 +155,9 @@ mod login_tests {
 pub struct FailedTokenThrottle {
     limit: u32,
     addresses: Mutex<HashMap<IpAddr, Failures>>,
+    /// When the latest block ends (Unix seconds): before any block, and once all
+    /// have ended, `check` answers without taking the lock.
+    blocks_until: AtomicI64,
 }
 
 /// One address: the start of its counting window, failures in it, blocked until.
@@ -168,6 +172,7 @@ impl FailedTokenThrottle {
         Self {
             limit,
             addresses: Mutex::default(),
+            blocks_until: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -176,6 +181,9 @@ impl FailedTokenThrottle {
         let Some(address) = address.filter(|_| self.limit > 0) else {
             return Ok(());
         };
+        if now.and_utc().timestamp() > self.blocks_until.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(&address) {
             Some((_, _, Some(until))) if *until > now => {
@@ -202,7 +210,10 @@ impl FailedTokenThrottle {
         }
         entry.1 += 1;
         if entry.1 >= self.limit {
-            entry.2 = Some(now + Self::BLOCK);
+            let until = now + Self::BLOCK;
+            entry.2 = Some(until);
+            self.blocks_until
+                .fetch_max(until.and_utc().timestamp(), Ordering::Relaxed);
             // The next window starts when the block ends.
             entry.0 = now + Self::BLOCK;
             entry.1 = 0;

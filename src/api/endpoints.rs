@@ -20,7 +20,7 @@ use crate::store::{self};
 use crate::AppState;
 
 pub const DEFAULT_MAX_BODY: i64 = 1 << 20;
-const MAX_MAX_BODY: i64 = 64 << 20;
+pub const MAX_MAX_BODY: i64 = 64 << 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // One resource per path, so another method on a known path is a 405.

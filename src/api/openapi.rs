@@ -162,12 +162,24 @@ fn precise(doc: &mut serde_json::Value) {
             "ids",
             json!({"minItems": 1, "maxItems": 1000}),
         ),
-        ("RegenerateToken", "grace_seconds", range(0, 30 * 24 * 3600)),
+        (
+            "RegenerateToken",
+            "grace_seconds",
+            range(0, tokens::MAX_GRACE_SECONDS),
+        ),
         ("CreateApiKey", "name", text(1, 200)),
         ("CreateToken", "rate_limit_per_minute", range(1, 1_000_000)),
         ("UpdateToken", "rate_limit_per_minute", range(1, 1_000_000)),
-        ("CreateEndpoint", "max_body_bytes", range(1, 64 << 20)),
-        ("UpdateEndpoint", "max_body_bytes", range(1, 64 << 20)),
+        (
+            "CreateEndpoint",
+            "max_body_bytes",
+            range(1, endpoints::MAX_MAX_BODY),
+        ),
+        (
+            "UpdateEndpoint",
+            "max_body_bytes",
+            range(1, endpoints::MAX_MAX_BODY),
+        ),
         ("CreateEndpoint", "retention_days", range(1, 36500)),
         ("UpdateEndpoint", "retention_days", range(1, 36500)),
     ]

@@ -18,7 +18,7 @@ use crate::store::tokens::{NewToken, StateFilter, TokenChanges, TokenRow};
 use crate::store::{self};
 use crate::AppState;
 
-const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // One resource per path, so another method on a known path is a 405.
