@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::db::DbPool;
 use crate::domain::access::Presented;
+use crate::domain::endpoint::Method;
 use crate::error::{AppError, AppResult};
 use crate::store::endpoints::EndpointRow;
 
@@ -25,10 +26,10 @@ use crate::store::endpoints::EndpointRow;
 const MAX_ENTRIES: usize = 50_000;
 
 /// What a token hash is on one endpoint and method: the credential, and the primary
-/// token's id when it is one.
-pub type CredentialFacts = (Presented, Option<i64>);
+/// token's id when it is one. Shared, so a hit copies a pointer.
+pub type CredentialFacts = Arc<(Presented, Option<i64>)>;
 /// (endpoint id, method, token hash).
-pub type CredentialKey = (i64, &'static str, [u8; 32]);
+pub type CredentialKey = (i64, Method, [u8; 32]);
 
 #[derive(Default)]
 struct Inner {
@@ -192,9 +193,9 @@ mod tests {
 
     fn facts(cache: &AccessCache, generation: i64, loaded: &mut u32) -> CredentialFacts {
         cache
-            .credential(generation, (1, "POST", [7; 32]), || {
+            .credential(generation, (1, Method::Post, [7; 32]), || {
                 *loaded += 1;
-                Ok::<_, ()>((Presented::Unknown, None))
+                Ok::<_, ()>(Arc::new((Presented::Unknown, None)))
             })
             .unwrap()
     }

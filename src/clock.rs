@@ -41,3 +41,8 @@ pub fn parse_rfc3339(s: &str) -> Result<NaiveDateTime, String> {
         .map(|t| truncate(t.with_timezone(&Utc).naive_utc()))
         .map_err(|_| "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z".to_string())
 }
+
+/// Serde: a naive UTC time as `DateTime<Utc>` serialises it.
+pub fn serialize_utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&t.and_utc(), s)
+}

@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::Role;
+use crate::domain::user::Role;
 
 #[derive(Parser)]
 #[command(name = "portico", version, about = "Portico: endpoint integration hub")]
@@ -74,7 +74,7 @@ pub struct ServeArgs {
 
     /// Invalid-token requests per minute from one address before every ingest
     /// request from it is refused (429) for a minute; 0 turns this off.
-    #[arg(long, env = "PORTICO_FAILED_TOKEN_LIMIT", default_value_t = crate::DEFAULT_FAILED_TOKEN_LIMIT)]
+    #[arg(long, env = "PORTICO_FAILED_TOKEN_LIMIT", default_value_t = crate::state::DEFAULT_FAILED_TOKEN_LIMIT)]
     pub failed_token_limit: u32,
 
     /// Session lifetime in hours.

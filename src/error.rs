@@ -1,6 +1,7 @@
 //! One error type for the whole service, rendered as RFC 9457 problem+json with a
-//! stable `code`. Messages never carry secrets: details come from our own text,
-//! never from a database driver's.
+//! stable `code`. [`Code`] lists every code Portico answers with, once, with its
+//! status and title; call sites name a `Code`, never a string. Messages never carry
+//! secrets: details come from our own text, never from a database driver's.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -10,39 +11,102 @@ use utoipa::ToSchema;
 
 use crate::domain::access::Denial;
 
+/// Every problem code, with its HTTP status and title.
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $status:literal, $title:literal;)*) => {
+        /// A stable, machine-readable problem code (`code` in problem+json).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order the OpenAPI document lists them.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                let n: u16 = match self {
+                    $(Code::$variant => $status,)*
+                };
+                StatusCode::from_u16(n).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $title,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    EndpointNotFound = "endpoint_not_found", 404, "Endpoint not found";
+    NotFound = "not_found", 404, "Not found";
+    ValidationFailed = "validation_failed", 422, "Invalid value";
+    InvalidParameter = "invalid_parameter", 400, "Bad request";
+    InvalidBody = "invalid_body", 400, "Bad request";
+    InvalidIdempotencyKey = "invalid_idempotency_key", 400, "Bad request";
+    InvalidJson = "invalid_json", 400, "Invalid JSON";
+    Unauthenticated = "unauthenticated", 401, "Unauthorized";
+    LoginFailed = "login_failed", 401, "Unauthorized";
+    TokenMissing = "token_missing", 401, "Unauthorized";
+    TokenInvalid = "token_invalid", 401, "Unauthorized";
+    TokenExpired = "token_expired", 401, "Unauthorized";
+    Forbidden = "forbidden", 403, "Forbidden";
+    CsrfFailed = "csrf_failed", 403, "Forbidden";
+    TokenDisabled = "token_disabled", 403, "Forbidden";
+    TokenNotMapped = "token_not_mapped", 403, "Forbidden";
+    MappingDisabled = "mapping_disabled", 403, "Forbidden";
+    EndpointDisabled = "endpoint_disabled", 403, "Forbidden";
+    IpNotAllowed = "ip_not_allowed", 403, "Forbidden";
+    MethodNotAllowed = "method_not_allowed", 405, "Method not allowed";
+    Conflict = "conflict", 409, "Conflict";
+    SlugTaken = "slug_taken", 409, "Conflict";
+    UsernameTaken = "username_taken", 409, "Conflict";
+    LastAdmin = "last_admin", 409, "Conflict";
+    CannotDeleteSelf = "cannot_delete_self", 409, "Conflict";
+    NoPrimaryToken = "no_primary_token", 409, "Conflict";
+    IdempotencyKeyReused = "idempotency_key_reused", 409, "Conflict";
+    PayloadTooLarge = "payload_too_large", 413, "Payload too large";
+    UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type";
+    RateLimited = "rate_limited", 429, "Too many requests";
+    InternalError = "internal_error", 500, "Internal server error";
+    ServiceUnavailable = "service_unavailable", 503, "Service unavailable";
+}
+
+impl From<Denial> for Code {
+    fn from(d: Denial) -> Self {
+        match d {
+            Denial::TokenMissing => Code::TokenMissing,
+            Denial::TokenInvalid => Code::TokenInvalid,
+            Denial::TokenExpired => Code::TokenExpired,
+            Denial::TokenDisabled => Code::TokenDisabled,
+            Denial::TokenNotMapped => Code::TokenNotMapped,
+            Denial::MappingDisabled => Code::MappingDisabled,
+            Denial::EndpointDisabled => Code::EndpointDisabled,
+            Denial::IpNotAllowed => Code::IpNotAllowed,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("no endpoint with this slug")]
-    EndpointNotFound,
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// A 404 whose detail names what is missing.
-    #[error("{0}")]
-    Missing(String),
+    /// A refusal with its code and our own words.
     #[error("{1}")]
+    Refused(Code, String),
+    /// A value the caller sent is not acceptable: the field and why.
+    #[error("{0}: {1}")]
     Validation(String, String),
-    #[error("{0}")]
-    BadRequest(&'static str, String),
-    #[error("authentication required")]
-    Unauthenticated,
-    #[error("wrong username or password")]
-    LoginFailed,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("missing or wrong X-CSRF-Token header")]
-    CsrfFailed,
-    #[error("{1}")]
-    Conflict(&'static str, String),
-    #[error("access denied: {}", .0.code())]
+    /// The access decision refused an ingest request.
+    #[error("access denied: {}", Code::from(*.0).as_str())]
     Denied(Denial),
-    #[error("{0}")]
-    MethodNotAllowed(String),
-    #[error("request body is not valid JSON: {0}")]
-    InvalidJson(String),
-    #[error("content type must be application/json")]
-    UnsupportedMediaType,
-    #[error("request body exceeds this endpoint's limit of {0} bytes")]
-    PayloadTooLarge(u64),
     #[error("{reason}; retry after {retry_after_secs} s")]
     RateLimited {
         retry_after_secs: u64,
@@ -52,9 +116,6 @@ pub enum AppError {
     Unavailable,
     #[error("internal error")]
     Internal,
-    /// Not an error: an idempotent repeat, carried out of a rolled-back transaction.
-    #[error("idempotent replay")]
-    Replay(i64, chrono::NaiveDateTime),
 }
 
 /// The problem+json body (RFC 9457) with Portico's stable `code`.
@@ -78,64 +139,83 @@ impl AppError {
         AppError::Validation(field.into(), message.into())
     }
 
-    pub fn code(&self) -> &'static str {
+    /// `what` does not exist (a 404 naming it).
+    pub fn not_found(what: &str) -> Self {
+        AppError::Refused(Code::NotFound, format!("{what} not found"))
+    }
+
+    pub fn endpoint_not_found() -> Self {
+        AppError::Refused(Code::EndpointNotFound, "no endpoint with this slug".into())
+    }
+
+    pub fn unauthenticated() -> Self {
+        AppError::Refused(Code::Unauthenticated, "authentication required".into())
+    }
+
+    pub fn login_failed() -> Self {
+        AppError::Refused(Code::LoginFailed, "wrong username or password".into())
+    }
+
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        AppError::Refused(Code::Forbidden, why.into())
+    }
+
+    pub fn csrf_failed() -> Self {
+        AppError::Refused(
+            Code::CsrfFailed,
+            "missing or wrong X-CSRF-Token header".into(),
+        )
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        AppError::Refused(Code::MethodNotAllowed, detail.into())
+    }
+
+    pub fn invalid_json(where_: impl std::fmt::Display) -> Self {
+        AppError::Refused(
+            Code::InvalidJson,
+            format!("request body is not valid JSON: {where_}"),
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        AppError::Refused(
+            Code::UnsupportedMediaType,
+            "content type must be application/json".into(),
+        )
+    }
+
+    pub fn payload_too_large(limit: u64) -> Self {
+        AppError::Refused(
+            Code::PayloadTooLarge,
+            format!("request body exceeds this endpoint's limit of {limit} bytes"),
+        )
+    }
+
+    /// A 400, 409 or other refusal with its code and our own words.
+    pub fn refused(code: Code, detail: impl Into<String>) -> Self {
+        AppError::Refused(code, detail.into())
+    }
+
+    pub fn code(&self) -> Code {
         match self {
-            AppError::EndpointNotFound => "endpoint_not_found",
-            AppError::NotFound(_) | AppError::Missing(_) => "not_found",
-            AppError::Validation(..) => "validation_failed",
-            AppError::BadRequest(code, _) => code,
-            AppError::Unauthenticated => "unauthenticated",
-            AppError::LoginFailed => "login_failed",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::CsrfFailed => "csrf_failed",
-            AppError::Conflict(code, _) => code,
-            AppError::Denied(d) => d.code(),
-            AppError::MethodNotAllowed(_) => "method_not_allowed",
-            AppError::InvalidJson(_) => "invalid_json",
-            AppError::UnsupportedMediaType => "unsupported_media_type",
-            AppError::PayloadTooLarge(_) => "payload_too_large",
-            AppError::RateLimited { .. } => "rate_limited",
-            AppError::Unavailable => "service_unavailable",
-            AppError::Internal | AppError::Replay(..) => "internal_error",
+            AppError::Refused(code, _) => *code,
+            AppError::Validation(..) => Code::ValidationFailed,
+            AppError::Denied(d) => Code::from(*d),
+            AppError::RateLimited { .. } => Code::RateLimited,
+            AppError::Unavailable => Code::ServiceUnavailable,
+            AppError::Internal => Code::InternalError,
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            AppError::EndpointNotFound => "Endpoint not found",
-            AppError::NotFound(_) | AppError::Missing(_) => "Not found",
-            AppError::Validation(..) => "Invalid value",
-            AppError::BadRequest(..) => "Bad request",
-            AppError::Unauthenticated | AppError::LoginFailed => "Unauthorized",
-            AppError::Forbidden(_) | AppError::CsrfFailed => "Forbidden",
-            AppError::Conflict(..) => "Conflict",
-            AppError::Denied(d) if d.status() == 401 => "Unauthorized",
-            AppError::Denied(_) => "Forbidden",
-            AppError::MethodNotAllowed(_) => "Method not allowed",
-            AppError::InvalidJson(_) => "Invalid JSON",
-            AppError::UnsupportedMediaType => "Unsupported media type",
-            AppError::PayloadTooLarge(_) => "Payload too large",
-            AppError::RateLimited { .. } => "Too many requests",
-            AppError::Unavailable => "Service unavailable",
-            AppError::Internal | AppError::Replay(..) => "Internal server error",
-        }
+    /// Whether this is `code`.
+    pub fn is(&self, code: Code) -> bool {
+        self.code() == code
     }
 
     pub fn detail(&self) -> String {
         match self {
-            AppError::Denied(d) => match d {
-                Denial::TokenMissing => {
-                    "send the token as 'Authorization: Bearer <token>' or the access_token query parameter".into()
-                }
-                Denial::TokenInvalid => "the token is malformed, unknown or deactivated".into(),
-                Denial::TokenExpired => "the token has expired".into(),
-                Denial::TokenDisabled => "the token is disabled".into(),
-                Denial::TokenNotMapped => "the token is not mapped to this endpoint and method".into(),
-                Denial::MappingDisabled => "the token's mapping to this endpoint and method is disabled".into(),
-                Denial::EndpointDisabled => "the endpoint is disabled".into(),
-                Denial::IpNotAllowed => "the caller's address is not on the allowlist".into(),
-            },
-            AppError::Validation(field, msg) => format!("{field}: {msg}"),
+            AppError::Denied(d) => denial_detail(*d).into(),
             other => other.to_string(),
         }
     }
@@ -143,11 +223,11 @@ impl AppError {
     pub fn problem(&self) -> Problem {
         let code = self.code();
         Problem {
-            type_: format!("urn:portico:problem:{code}"),
-            title: self.title().into(),
-            status: self.status_code().as_u16(),
+            type_: format!("urn:portico:problem:{}", code.as_str()),
+            title: code.title().into(),
+            status: code.status().as_u16(),
             detail: self.detail(),
-            code: code.into(),
+            code: code.as_str().into(),
             field: match self {
                 AppError::Validation(field, _) => Some(field.clone()),
                 _ => None,
@@ -156,27 +236,24 @@ impl AppError {
     }
 }
 
+fn denial_detail(d: Denial) -> &'static str {
+    match d {
+        Denial::TokenMissing => {
+            "send the token as 'Authorization: Bearer <token>' or the access_token query parameter"
+        }
+        Denial::TokenInvalid => "the token is malformed, unknown or deactivated",
+        Denial::TokenExpired => "the token has expired",
+        Denial::TokenDisabled => "the token is disabled",
+        Denial::TokenNotMapped => "the token is not mapped to this endpoint and method",
+        Denial::MappingDisabled => "the token's mapping to this endpoint and method is disabled",
+        Denial::EndpointDisabled => "the endpoint is disabled",
+        Denial::IpNotAllowed => "the caller's address is not on the allowlist",
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::EndpointNotFound | AppError::NotFound(_) | AppError::Missing(_) => {
-                StatusCode::NOT_FOUND
-            }
-            AppError::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest(..) | AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated | AppError::LoginFailed => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::CsrfFailed => StatusCode::FORBIDDEN,
-            AppError::Conflict(..) => StatusCode::CONFLICT,
-            AppError::Denied(d) => {
-                StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN)
-            }
-            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal | AppError::Replay(..) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -195,7 +272,7 @@ impl ResponseError for AppError {
                     format!("Bearer realm=\"portico\"{error}"),
                 ));
             }
-            AppError::Unauthenticated => {
+            AppError::Refused(Code::Unauthenticated, _) => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"portico-api\""));
             }
             AppError::RateLimited {
@@ -205,7 +282,6 @@ impl ResponseError for AppError {
                     res.insert_header((header::RETRY_AFTER, v));
                 }
             }
-            AppError::MethodNotAllowed(_) => {}
             AppError::Unavailable => {
                 res.insert_header((header::RETRY_AFTER, "5"));
             }
@@ -219,11 +295,10 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            Error::NotFound => AppError::NotFound("resource"),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict(
-                "conflict",
-                "a resource with this value already exists".into(),
-            ),
+            Error::NotFound => AppError::not_found("resource"),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AppError::refused(Code::Conflict, "a resource with this value already exists")
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 tracing::error!("database connection closed");
                 AppError::Unavailable
@@ -237,6 +312,11 @@ impl From<diesel::result::Error> for AppError {
                     tracing::error!(?kind, message = %msg, "database error");
                     AppError::Internal
                 }
+            }
+            Error::DeserializationError(e) => {
+                // A stored value that does not parse: never guessed at, reported.
+                tracing::error!(error = %e, "a stored value could not be read");
+                AppError::Internal
             }
             other => {
                 tracing::error!(error = %other, "database error");
@@ -265,7 +345,41 @@ pub type AppResult<T> = Result<T, AppError>;
 /// Maps diesel's "no row" to a 404 naming `what`; other errors as usual.
 pub fn missing(what: &'static str) -> impl Fn(diesel::result::Error) -> AppError {
     move |e| match e {
-        diesel::result::Error::NotFound => AppError::NotFound(what),
+        diesel::result::Error::NotFound => AppError::not_found(what),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_with_a_client_or_server_error_status() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{} twice", code.as_str());
+            let status = code.status().as_u16();
+            assert!((400..600).contains(&status), "{}", code.as_str());
+            assert!(!code.title().is_empty());
+        }
+    }
+
+    #[test]
+    fn denials_map_to_their_codes_and_statuses() {
+        for d in [
+            Denial::TokenMissing,
+            Denial::TokenInvalid,
+            Denial::TokenExpired,
+            Denial::TokenDisabled,
+            Denial::TokenNotMapped,
+            Denial::MappingDisabled,
+            Denial::EndpointDisabled,
+            Denial::IpNotAllowed,
+        ] {
+            let e = AppError::Denied(d);
+            assert_eq!(e.code().as_str(), d.code());
+            assert_eq!(e.code().status().as_u16(), d.status());
+        }
     }
 }

@@ -11,7 +11,8 @@ use portico::clock::Clock;
 use portico::config::{Cli, Command, UserCommand};
 use portico::db::{self, DatabaseUrl};
 use portico::domain::secret::Password;
-use portico::{auth, store, AppState, Settings};
+use portico::operations::{upkeep, users};
+use portico::state::{AppState, Settings};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -30,25 +31,10 @@ fn main() -> anyhow::Result<()> {
                 .read_to_string(&mut password)
                 .context("reading the password from stdin")?;
             let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
-            auth::password::check_strength(&password)
-                .map_err(|e| anyhow::anyhow!("password {e}"))?;
-            if name.is_empty() || name.len() > 64 {
-                anyhow::bail!("username must be 1 to 64 characters");
-            }
             let pool = db::connect(&url, 1)?;
             let mut conn = pool.get()?;
             db::migrate(&mut conn)?;
-            if store::users::find_by_username(&mut conn, &name)?.is_some() {
-                anyhow::bail!("user '{name}' already exists");
-            }
-            let hash = auth::password::hash(&password)?;
-            store::users::insert(
-                &mut conn,
-                &name,
-                &hash,
-                role.as_str(),
-                Clock::default().now(),
-            )?;
+            users::add_offline(&mut conn, &name, role, &password)?;
             println!("added user '{name}' with role {}", role.as_str());
             Ok(())
         }
@@ -63,7 +49,7 @@ fn main() -> anyhow::Result<()> {
             let pool = db::connect_with(&url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
             let clock = Clock::default();
             let admin_password = args.admin_password;
-            if let Some(generated) = portico::prepare_database(&pool, admin_password, &clock)? {
+            if let Some(generated) = upkeep::prepare_database(&pool, admin_password, &clock)? {
                 // Printed once, to the terminal, never to the log.
                 println!("Created user 'admin' with password: {}", generated.expose());
                 println!("Store it now: it is not shown again.");
@@ -74,7 +60,7 @@ fn main() -> anyhow::Result<()> {
             println!("Portico listening on http://{}", listener.local_addr()?);
             let state = web::Data::new(AppState::new(pool, clock, settings));
             actix_web::rt::System::new().block_on(async move {
-                actix_web::rt::spawn(portico::sweep_forever(state.clone()));
+                actix_web::rt::spawn(upkeep::sweep_forever(state.clone()));
                 portico::serve(listener, state, args.workers)?.await
             })?;
             Ok(())

@@ -1,4 +1,5 @@
-//! Prometheus metrics: ingest requests by endpoint, method and status, and latency.
+//! Prometheus metrics: ingest requests by endpoint, method and status, latency, and
+//! how often the access cache answered.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,10 +15,17 @@ pub struct IngestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<IngestLabels, Counter>,
     latency: Histogram,
+    cache: Family<CacheLabels, Counter>,
 }
 
 impl Metrics {
@@ -35,11 +43,24 @@ impl Metrics {
             "Time to answer a request to /e/...",
             latency.clone(),
         );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "access_cache_lookups",
+            "Ingest requests whose access facts came from the cache (hit) or the database (miss)",
+            cache.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            cache,
         }
+    }
+
+    /// One ingest request's access facts: from the cache (`hit`) or the database.
+    pub fn access_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache.get_or_create(&CacheLabels { result }).inc();
     }
 
     pub fn observe(&self, labels: IngestLabels, seconds: f64) {

@@ -12,10 +12,8 @@
 //! of requests costs one flush per batch, not one per request. `last_used_at` marks
 //! ride along with a job; the marks of one credential in a batch become one `UPDATE`.
 //!
-//! Refused calls that repeat — same endpoint, method, path, status, code, credential,
-//! address and user agent within [`FOLD_WINDOW`] of the row's first call — are folded
-//! into that row (`repeats`), so a flood of denied requests costs an `UPDATE` per
-//! batch instead of a row per request, and cannot fill the disk.
+//! Refused calls that repeat are folded into one row as `crate::calls::fold`
+//! decides; the writer only executes its decisions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,58 +21,16 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::calls::fold::{self, OpenRows, Placement};
 use crate::db::{DbConn, DbPool};
 use crate::error::{AppError, AppResult};
 use crate::store;
-use crate::store::calls::NewCall;
+use crate::store::calls::Call;
 
 /// The most jobs one transaction takes.
 pub const MAX_BATCH: usize = 1024;
 /// How many jobs may wait before senders wait too (back pressure).
 const QUEUE: usize = 16 * 1024;
-/// Refused calls this close to the first of their kind share its row.
-pub const FOLD_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
-/// Rows open for folding that the writer remembers (beyond, it starts over).
-const MAX_OPEN_ROWS: usize = 10_000;
-
-/// What makes refused calls the same for folding.
-#[derive(PartialEq, Eq, Hash)]
-struct FoldKey {
-    endpoint_id: Option<i64>,
-    endpoint_slug: String,
-    method: String,
-    path: String,
-    status: i32,
-    code: Option<String>,
-    token_kind: String,
-    token_id: Option<i64>,
-    remote_addr: String,
-    user_agent: Option<String>,
-}
-
-impl FoldKey {
-    /// Refused calls that stored nothing fold; everything else gets its own row.
-    fn of(call: &NewCall) -> Option<Self> {
-        (call.status >= 400 && call.record_id.is_none()).then(|| Self {
-            endpoint_id: call.endpoint_id,
-            endpoint_slug: call.endpoint_slug.clone(),
-            method: call.method.clone(),
-            path: call.path.clone(),
-            status: call.status,
-            code: call.code.clone(),
-            token_kind: call.token_kind.clone(),
-            token_id: call.token_id,
-            remote_addr: call.remote_addr.clone(),
-            user_agent: call.user_agent.clone(),
-        })
-    }
-}
-
-/// Call rows still open for folding: key → (row id, time of its first call).
-type OpenRows = HashMap<FoldKey, (i64, NaiveDateTime)>;
-/// Committed open rows, shared by the writers of a lane.
-type SharedOpenRows = Arc<Mutex<OpenRows>>;
-
 /// A job's answer, delivered once the batch's fate is known: `None` when it committed.
 type Finish = Box<dyn FnOnce(Option<&AppError>) + Send>;
 type Work = Box<dyn FnOnce(&mut DbConn) -> Finish + Send>;
@@ -91,7 +47,7 @@ pub type Touch = Option<(Credential, NaiveDateTime)>;
 
 enum Job {
     Write(Work, Touch),
-    Call(Box<NewCall>, Touch, oneshot::Sender<AppResult<()>>),
+    Call(Box<Call>, Touch, oneshot::Sender<AppResult<()>>),
 }
 
 /// The handle handlers use; cheap to clone.
@@ -120,7 +76,7 @@ impl Writer {
                 "portico-writer",
                 pool,
                 Arc::new(Mutex::new(jobs)),
-                Arc::default(),
+                OpenRows::default(),
             );
             return Self {
                 ingest: management.clone(),
@@ -132,10 +88,10 @@ impl Writer {
             "portico-writer-mgmt",
             pool.clone(),
             mgmt_jobs,
-            Arc::default(),
+            OpenRows::default(),
         );
         let (ingest, jobs) = mpsc::channel(QUEUE);
-        let (shared, open) = (Arc::new(Mutex::new(jobs)), SharedOpenRows::default());
+        let (shared, open) = (Arc::new(Mutex::new(jobs)), OpenRows::default());
         for n in 0..ingest_writers {
             let name = format!("portico-writer-{n}");
             spawn(&name, pool.clone(), shared.clone(), open.clone());
@@ -188,7 +144,7 @@ impl Writer {
 
     /// Writes a call-log row (and marks `touch` used) with the next batch; returns
     /// once it is committed.
-    pub async fn log_call(&self, call: NewCall, touch: Touch) -> AppResult<()> {
+    pub async fn log_call(&self, call: Call, touch: Touch) -> AppResult<()> {
         let (tx, rx) = oneshot::channel();
         send(&self.ingest, Job::Call(Box::new(call), touch, tx)).await?;
         rx.await.map_err(|_| AppError::Unavailable)?
@@ -204,7 +160,7 @@ async fn send(lane: &mpsc::Sender<Job>, job: Job) -> AppResult<()> {
 
 type Jobs = Arc<Mutex<mpsc::Receiver<Job>>>;
 
-fn spawn(name: &str, pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
+fn spawn(name: &str, pool: DbPool, jobs: Jobs, open: OpenRows) {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || run(pool, jobs, open))
@@ -212,7 +168,7 @@ fn spawn(name: &str, pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
 }
 
 /// Takes what has queued up (threads sharing a lane take turns), commits it, repeats.
-fn run(pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
+fn run(pool: DbPool, jobs: Jobs, open: OpenRows) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         {
@@ -233,9 +189,8 @@ fn run(pool: DbPool, jobs: Jobs, open: SharedOpenRows) {
 }
 
 /// Runs one batch in one transaction and answers its jobs.
-fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &SharedOpenRows) {
-    // Rows this batch opens; other writers may fold into them once it has committed.
-    let mut opened = OpenRows::new();
+fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &OpenRows) {
+    let mut folding = fold::Batch::new(open);
     let mut finishers: Vec<Finish> = Vec::new();
     let outcome = match pool.get() {
         Err(e) => {
@@ -267,19 +222,8 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &SharedOpenRows) {
                     *last = (*last).max(at);
                 }
             }
-            write_calls(conn, calls, open, &mut opened)?;
-            // One statement per table, at the batch's latest use.
-            if let Some(at) = touches.values().max().copied() {
-                let (mut tokens, mut primaries) = (Vec::new(), Vec::new());
-                for credential in touches.keys() {
-                    match credential {
-                        Credential::Token(id) => tokens.push(*id),
-                        Credential::Primary(id) => primaries.push(*id),
-                    }
-                }
-                store::touch_credentials(conn, store::TouchTable::Tokens, &tokens, at)?;
-                store::touch_credentials(conn, store::TouchTable::PrimaryTokens, &primaries, at)?;
-            }
+            write_calls(conn, &calls, &mut folding)?;
+            touch_all(conn, &touches)?;
             Ok::<_, AppError>(())
         }),
     };
@@ -287,52 +231,39 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &SharedOpenRows) {
     batch.clear();
     let failed = outcome.err();
     if failed.is_none() {
-        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.len() + opened.len() > MAX_OPEN_ROWS {
-            open.clear();
-        }
-        open.extend(opened);
+        folding.publish();
     }
     for finish in finishers {
         finish(failed.as_ref());
     }
 }
 
-/// Inserts the batch's call rows, folding repeated refused calls into open rows.
-fn write_calls(
-    conn: &mut DbConn,
-    calls: Vec<NewCall>,
-    open: &SharedOpenRows,
-    opened: &mut OpenRows,
-) -> AppResult<()> {
-    // Row id → (calls folded in, request bytes, response bytes).
-    let mut folded: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-    for call in calls {
-        let Some(key) = FoldKey::of(&call) else {
-            store::calls::insert(conn, &call)?;
-            continue;
-        };
-        let known = opened.get(&key).copied().or_else(|| {
-            let open = open.lock().unwrap_or_else(|e| e.into_inner());
-            open.get(&key).copied()
-        });
-        match known {
-            Some((id, first)) if call.at >= first && call.at - first < FOLD_WINDOW => {
-                let f = folded.entry(id).or_default();
-                f.0 += 1;
-                f.1 += call.request_bytes;
-                f.2 += call.response_bytes;
-            }
-            _ => {
-                let id = store::calls::insert(conn, &call)?;
-                opened.insert(key, (id, call.at));
-            }
+/// Marks the batch's credentials used: one statement per table, at the latest use.
+fn touch_all(conn: &mut DbConn, touches: &HashMap<Credential, NaiveDateTime>) -> AppResult<()> {
+    let Some(at) = touches.values().max().copied() else {
+        return Ok(());
+    };
+    let (mut tokens, mut primaries) = (Vec::new(), Vec::new());
+    for credential in touches.keys() {
+        match credential {
+            Credential::Token(id) => tokens.push(*id),
+            Credential::Primary(id) => primaries.push(*id),
         }
     }
-    // In id order, so writers folding into the same rows never wait on each other in a cycle.
-    let mut folded: Vec<_> = folded.into_iter().collect();
-    folded.sort_unstable_by_key(|(id, _)| *id);
-    for (id, (repeats, request_bytes, response_bytes)) in folded {
+    store::touch_credentials(conn, store::TouchTable::Tokens, &tokens, at)?;
+    store::touch_credentials(conn, store::TouchTable::PrimaryTokens, &primaries, at)?;
+    Ok(())
+}
+
+/// Inserts the batch's call rows and counts folded repeats, as `folding` decides.
+fn write_calls(conn: &mut DbConn, calls: &[Call], folding: &mut fold::Batch) -> AppResult<()> {
+    for call in calls {
+        if folding.place(call) == Placement::Insert {
+            let id = store::calls::insert(conn, call)?;
+            folding.inserted(call, id);
+        }
+    }
+    for (id, repeats, request_bytes, response_bytes) in folding.repeats() {
         store::calls::add_repeats(conn, id, repeats, request_bytes, response_bytes)?;
     }
     Ok(())

@@ -7,48 +7,6 @@ use chrono::{TimeDelta, Utc};
 use common::*;
 use serde_json::{json, Value};
 
-/// An endpoint `orders` with two mapped tokens: `shop` and `erp`.
-struct Fixture {
-    admin: Session,
-    endpoint: Value,
-    shop: Value,
-    erp: Value,
-}
-
-impl Fixture {
-    async fn new(app: &TestApp) -> Self {
-        let admin = app.admin().await;
-        let endpoint = admin
-            .create_endpoint("orders", json!({"allow_delete": true}))
-            .await;
-        let shop = admin.create_token("shop-app").await;
-        let erp = admin.create_token("erp").await;
-        for t in [&shop, &erp] {
-            for m in ["POST", "GET"] {
-                admin.map(&t["id"], &endpoint["id"], m, true).await;
-            }
-        }
-        Self {
-            admin,
-            endpoint,
-            shop,
-            erp,
-        }
-    }
-
-    fn shop_token(&self) -> &str {
-        self.shop["token"].as_str().unwrap()
-    }
-
-    fn erp_token(&self) -> &str {
-        self.erp["token"].as_str().unwrap()
-    }
-
-    fn primary(&self, method: &str) -> &str {
-        self.endpoint["primary_tokens"][method].as_str().unwrap()
-    }
-}
-
 async fn post_ok(app: &TestApp, token: &str) {
     let res = app.ingest("orders", token, json!({"n": 1})).await;
     assert_eq!(res.status(), 201, "{:?}", app.backend);
@@ -73,41 +31,44 @@ async fn assert_401(res: reqwest::Response, code: &str) {
 }
 
 async fn disabling_a_token_refuses_its_next_request(app: TestApp) {
-    let f = Fixture::new(&app).await;
-    post_ok(&app, f.shop_token()).await;
+    let f = app.two_apps().await;
+    post_ok(&app, f.value(0)).await;
     let res = f
         .admin
         .patch(
-            &format!("/tokens/{}", f.shop["id"]),
+            &format!("/tokens/{}", f.tokens[0]["id"]),
             json!({"enabled": false}),
         )
         .await;
     assert_eq!(res.status(), 200);
     assert_problem(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         403,
         "token_disabled",
     )
     .await;
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
     f.admin
         .patch(
-            &format!("/tokens/{}", f.shop["id"]),
+            &format!("/tokens/{}", f.tokens[0]["id"]),
             json!({"enabled": true}),
         )
         .await;
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn deactivating_a_token_makes_it_unknown(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let res = f
         .admin
-        .post(&format!("/tokens/{}/deactivate", f.shop["id"]), json!({}))
+        .post(
+            &format!("/tokens/{}/deactivate", f.tokens[0]["id"]),
+            json!({}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     assert_401(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         "token_invalid",
     )
     .await;
@@ -115,30 +76,33 @@ async fn deactivating_a_token_makes_it_unknown(app: TestApp) {
     assert_eq!(call["token_kind"], "secondary");
     assert_eq!(call["code"], "token_invalid");
     f.admin
-        .post(&format!("/tokens/{}/activate", f.shop["id"]), json!({}))
+        .post(
+            &format!("/tokens/{}/activate", f.tokens[0]["id"]),
+            json!({}),
+        )
         .await;
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn deleting_a_token_refuses_it_and_keeps_its_name_in_the_log(app: TestApp) {
-    let f = Fixture::new(&app).await;
-    post_ok(&app, f.shop_token()).await;
+    let f = app.two_apps().await;
+    post_ok(&app, f.value(0)).await;
     assert_eq!(
         f.admin
-            .delete(&format!("/tokens/{}", f.shop["id"]))
+            .delete(&format!("/tokens/{}", f.tokens[0]["id"]))
             .await
             .status(),
         204
     );
     assert_401(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         "token_invalid",
     )
     .await;
     assert_eq!(last_call(&f.admin).await["token_kind"], "unknown");
     let calls: Value = f
         .admin
-        .get(&format!("/calls?token={}", f.shop["id"]))
+        .get(&format!("/calls?token={}", f.tokens[0]["id"]))
         .await
         .json()
         .await
@@ -147,18 +111,18 @@ async fn deleting_a_token_refuses_it_and_keeps_its_name_in_the_log(app: TestApp)
         calls["calls"][0]["token_name"], "shop-app",
         "the deleted token's calls keep its name"
     );
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
 }
 
 async fn unmapping_refuses_the_next_request(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let path = format!(
         "/tokens/{}/mappings/{}/POST",
-        f.shop["id"], f.endpoint["id"]
+        f.tokens[0]["id"], f.endpoint["id"]
     );
     assert_eq!(f.admin.delete(&path).await.status(), 204);
     assert_problem(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         403,
         "token_not_mapped",
     )
@@ -168,48 +132,51 @@ async fn unmapping_refuses_the_next_request(app: TestApp) {
         404,
         "already unmapped"
     );
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
 }
 
 async fn disabled_mapping_cuts_only_that_branch(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     f.admin
-        .map(&f.shop["id"], &f.endpoint["id"], "POST", false)
+        .map(&f.tokens[0]["id"], &f.endpoint["id"], "POST", false)
         .await;
     assert_problem(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         403,
         "mapping_disabled",
     )
     .await;
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
     let get = app
         .client
         .get(app.url("/e/orders"))
-        .bearer_auth(f.shop_token())
+        .bearer_auth(f.value(0))
         .send()
         .await
         .unwrap();
     assert_eq!(get.status(), 200, "the token's GET mapping is untouched");
     f.admin
-        .map(&f.shop["id"], &f.endpoint["id"], "POST", true)
+        .map(&f.tokens[0]["id"], &f.endpoint["id"], "POST", true)
         .await;
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn regenerating_without_grace_refuses_the_old_value_at_once(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let res = f
         .admin
-        .post(&format!("/tokens/{}/regenerate", f.shop["id"]), json!({}))
+        .post(
+            &format!("/tokens/{}/regenerate", f.tokens[0]["id"]),
+            json!({}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let rotated: Value = res.json().await.unwrap();
     let new = rotated["token"].as_str().unwrap();
     assert_eq!(new.len(), 64);
-    assert_ne!(new, f.shop_token());
+    assert_ne!(new, f.value(0));
     assert_401(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         "token_invalid",
     )
     .await;
@@ -217,28 +184,28 @@ async fn regenerating_without_grace_refuses_the_old_value_at_once(app: TestApp) 
 }
 
 async fn regenerating_with_grace_keeps_the_old_value_until_it_ends(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let res = f
         .admin
         .post(
-            &format!("/tokens/{}/regenerate", f.shop["id"]),
+            &format!("/tokens/{}/regenerate", f.tokens[0]["id"]),
             json!({"grace_seconds": 60}),
         )
         .await;
     let rotated: Value = res.json().await.unwrap();
     assert_eq!(rotated["status"], "rotating");
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
     post_ok(&app, rotated["token"].as_str().unwrap()).await;
     app.clock.advance(TimeDelta::seconds(61));
     assert_401(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         "token_invalid",
     )
     .await;
     post_ok(&app, rotated["token"].as_str().unwrap()).await;
     let shown: Value = f
         .admin
-        .get(&format!("/tokens/{}", f.shop["id"]))
+        .get(&format!("/tokens/{}", f.tokens[0]["id"]))
         .await
         .json()
         .await
@@ -251,26 +218,26 @@ async fn regenerating_with_grace_keeps_the_old_value_until_it_ends(app: TestApp)
 }
 
 async fn an_expired_token_is_refused_and_renew_brings_it_back(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let soon = (Utc::now() + TimeDelta::minutes(5)).to_rfc3339();
     let res = f
         .admin
         .patch(
-            &format!("/tokens/{}", f.shop["id"]),
+            &format!("/tokens/{}", f.tokens[0]["id"]),
             json!({"expires_at": soon}),
         )
         .await;
     assert_eq!(res.status(), 200);
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
     app.clock.advance(TimeDelta::minutes(6));
     assert_401(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         "token_expired",
     )
     .await;
     let renewed: Value = f
         .admin
-        .post(&format!("/tokens/{}/renew", f.shop["id"]), json!({}))
+        .post(&format!("/tokens/{}/renew", f.tokens[0]["id"]), json!({}))
         .await
         .json()
         .await
@@ -280,11 +247,11 @@ async fn an_expired_token_is_refused_and_renew_brings_it_back(app: TestApp) {
         expires > Utc::now() + TimeDelta::days(364),
         "renew extends by a year"
     );
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn disabling_the_endpoint_refuses_every_token(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let res = f
         .admin
         .patch(
@@ -294,7 +261,7 @@ async fn disabling_the_endpoint_refuses_every_token(app: TestApp) {
         .await;
     assert_eq!(res.status(), 200);
     assert_problem(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         403,
         "endpoint_disabled",
     )
@@ -311,11 +278,11 @@ async fn disabling_the_endpoint_refuses_every_token(app: TestApp) {
             json!({"enabled": true}),
         )
         .await;
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn primary_tokens_work_per_method_and_regenerate(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     post_ok(&app, f.primary("POST")).await;
     let get = app
         .client
@@ -360,7 +327,7 @@ async fn primary_tokens_work_per_method_and_regenerate(app: TestApp) {
 }
 
 async fn missing_malformed_and_unknown_tokens_are_401(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let none = app
         .client
         .post(app.url("/e/orders"))
@@ -370,7 +337,7 @@ async fn missing_malformed_and_unknown_tokens_are_401(app: TestApp) {
         .unwrap();
     assert_401(none, "token_missing").await;
     assert_eq!(last_call(&f.admin).await["token_kind"], "none");
-    let mut typo = f.shop_token().to_owned().into_bytes();
+    let mut typo = f.value(0).to_owned().into_bytes();
     typo[5] = if typo[5] == b'A' { b'B' } else { b'A' };
     let typo = String::from_utf8(typo).unwrap();
     assert_401(
@@ -379,7 +346,7 @@ async fn missing_malformed_and_unknown_tokens_are_401(app: TestApp) {
     )
     .await;
     assert_401(
-        app.ingest("orders", &f.shop_token()[..63], json!({})).await,
+        app.ingest("orders", &f.value(0)[..63], json!({})).await,
         "token_invalid",
     )
     .await;
@@ -405,9 +372,9 @@ async fn missing_malformed_and_unknown_tokens_are_401(app: TestApp) {
 }
 
 async fn unknown_endpoint_is_404(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     assert_problem(
-        app.ingest("nowhere", f.shop_token(), json!({})).await,
+        app.ingest("nowhere", f.value(0), json!({})).await,
         404,
         "endpoint_not_found",
     )
@@ -420,13 +387,13 @@ async fn unknown_endpoint_is_404(app: TestApp) {
 }
 
 async fn allowlists_of_token_and_endpoint_refuse_other_addresses(app: TestApp) {
-    let f = Fixture::new(&app).await;
-    let tok = format!("/tokens/{}", f.shop["id"]);
+    let f = app.two_apps().await;
+    let tok = format!("/tokens/{}", f.tokens[0]["id"]);
     f.admin
         .patch(&tok, json!({"ip_allowlist": ["10.9.9.9"]}))
         .await;
     assert_problem(
-        app.ingest("orders", f.shop_token(), json!({})).await,
+        app.ingest("orders", f.value(0), json!({})).await,
         403,
         "ip_not_allowed",
     )
@@ -434,7 +401,7 @@ async fn allowlists_of_token_and_endpoint_refuse_other_addresses(app: TestApp) {
     f.admin
         .patch(&tok, json!({"ip_allowlist": ["127.0.0.0/8"]}))
         .await;
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
     f.admin.patch(&tok, json!({"ip_allowlist": null})).await;
     let ep = format!("/endpoints/{}", f.endpoint["id"]);
     let res = f
@@ -443,7 +410,7 @@ async fn allowlists_of_token_and_endpoint_refuse_other_addresses(app: TestApp) {
         .await;
     assert_eq!(res.status(), 200);
     assert_problem(
-        app.ingest("orders", f.erp_token(), json!({})).await,
+        app.ingest("orders", f.value(1), json!({})).await,
         403,
         "ip_not_allowed",
     )
@@ -457,20 +424,20 @@ async fn allowlists_of_token_and_endpoint_refuse_other_addresses(app: TestApp) {
     f.admin
         .patch(&ep, json!({"ip_allowlist": ["127.0.0.1"]}))
         .await;
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
 }
 
 async fn rate_limited_token_gets_429_with_retry_after(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     f.admin
         .patch(
-            &format!("/tokens/{}", f.shop["id"]),
+            &format!("/tokens/{}", f.tokens[0]["id"]),
             json!({"rate_limit_per_minute": 2}),
         )
         .await;
-    post_ok(&app, f.shop_token()).await;
-    post_ok(&app, f.shop_token()).await;
-    let res = app.ingest("orders", f.shop_token(), json!({})).await;
+    post_ok(&app, f.value(0)).await;
+    post_ok(&app, f.value(0)).await;
+    let res = app.ingest("orders", f.value(0), json!({})).await;
     let retry: u64 = res
         .headers()
         .get("retry-after")
@@ -481,17 +448,17 @@ async fn rate_limited_token_gets_429_with_retry_after(app: TestApp) {
         .unwrap();
     assert!((1..=60).contains(&retry));
     assert_problem(res, 429, "rate_limited").await;
-    post_ok(&app, f.erp_token()).await;
+    post_ok(&app, f.value(1)).await;
     app.clock.advance(TimeDelta::seconds(61));
-    post_ok(&app, f.shop_token()).await;
+    post_ok(&app, f.value(0)).await;
 }
 
 async fn bodies_are_checked_for_type_size_and_json(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let send = |ct: &'static str, body: &'static str| {
         app.client
             .post(app.url("/e/orders"))
-            .bearer_auth(f.shop_token())
+            .bearer_auth(f.value(0))
             .header("content-type", ct)
             .body(body)
             .send()
@@ -550,7 +517,7 @@ async fn bodies_are_checked_for_type_size_and_json(app: TestApp) {
     let chunked = app
         .client
         .post(app.url("/e/orders"))
-        .bearer_auth(f.shop_token())
+        .bearer_auth(f.value(0))
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -694,26 +661,26 @@ on_each_backend!(
 );
 
 async fn a_change_on_one_instance_holds_on_the_next_request_to_another(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let other = second_instance(&app).await;
-    post_ok(&other, f.shop_token()).await;
+    post_ok(&other, f.value(0)).await;
     f.admin
         .patch(
-            &format!("/tokens/{}", f.shop["id"]),
+            &format!("/tokens/{}", f.tokens[0]["id"]),
             json!({"enabled": false}),
         )
         .await;
     assert_problem(
-        other.ingest("orders", f.shop_token(), json!({})).await,
+        other.ingest("orders", f.value(0), json!({})).await,
         403,
         "token_disabled",
     )
     .await;
     f.admin
-        .map(&f.erp["id"], &f.endpoint["id"], "POST", false)
+        .map(&f.tokens[1]["id"], &f.endpoint["id"], "POST", false)
         .await;
     assert_problem(
-        other.ingest("orders", f.erp_token(), json!({})).await,
+        other.ingest("orders", f.value(1), json!({})).await,
         403,
         "mapping_disabled",
     )
@@ -761,7 +728,7 @@ async fn post_from(app: &TestApp, client: &reqwest::Client, token: &str) -> reqw
 }
 
 async fn failed_tokens_slow_one_address(app: TestApp) {
-    let f = Fixture::new(&app).await;
+    let f = app.two_apps().await;
     let guesser = client_from("127.0.0.2");
     let neighbour = client_from("127.0.0.3");
     let unknown = "A".repeat(64);
@@ -778,7 +745,7 @@ async fn failed_tokens_slow_one_address(app: TestApp) {
     }
     // ...after which every request from that address waits, even with a good token,
     // before any lookup.
-    let res = post_from(&app, &guesser, f.shop_token()).await;
+    let res = post_from(&app, &guesser, f.value(0)).await;
     let retry: u64 = res.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -794,7 +761,7 @@ async fn failed_tokens_slow_one_address(app: TestApp) {
         "{problem}"
     );
     // Another address is untouched: its good token works, its bad one is a plain 401.
-    let res = post_from(&app, &neighbour, f.shop_token()).await;
+    let res = post_from(&app, &neighbour, f.value(0)).await;
     assert_eq!(res.status(), 201, "{:?}", app.backend);
     let res = post_from(&app, &neighbour, &unknown).await;
     assert_problem(res, 401, "token_invalid").await;
@@ -803,15 +770,82 @@ async fn failed_tokens_slow_one_address(app: TestApp) {
     assert_eq!(calls["calls"][0]["code"], "rate_limited", "{calls}");
     // The block ends after a minute.
     app.clock.advance(TimeDelta::seconds(61));
-    let res = post_from(&app, &guesser, f.shop_token()).await;
+    let res = post_from(&app, &guesser, f.value(0)).await;
     assert_eq!(res.status(), 201, "{:?}", app.backend);
 }
 
 on_each_backend!(
     repeated_invalid_tokens_from_one_address_are_slowed,
     failed_tokens_slow_one_address,
-    portico::Settings {
+    portico::state::Settings {
         failed_token_limit: 5,
-        ..portico::Settings::default()
+        ..portico::state::Settings::default()
     }
+);
+
+/// (hits, misses) of the ingest path's access cache so far, from `/metrics`.
+async fn cache_lookups(app: &TestApp) -> (u64, u64) {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |result: &str| {
+        let prefix = format!("portico_access_cache_lookups_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    (count("hit"), count("miss"))
+}
+
+async fn changes_not_about_access_keep_the_ingest_cache(app: TestApp) {
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    post_ok(&app, f.value(0)).await;
+    post_ok(&app, f.value(0)).await;
+    let (hits, misses) = cache_lookups(&app).await;
+    assert!(hits >= 1 && misses >= 1, "the second request was a hit");
+    // A user, an API key, a sign-in: none changes who may call what.
+    let res = f
+        .admin
+        .post(
+            "/users",
+            json!({"username": "bob", "role": "analyst", "password": "bob-password-1234"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    f.admin.api_key("ci").await;
+    app.login_as("bob", "bob-password-1234").await;
+    post_ok(&app, f.value(0)).await;
+    assert_eq!(
+        cache_lookups(&app).await,
+        (hits + 1, misses),
+        "{:?}: the cache kept its facts",
+        app.backend
+    );
+    // A change to a token does empty it, on the very next request.
+    let res = f
+        .admin
+        .patch(
+            &format!("/tokens/{}", f.tokens[0]["id"]),
+            json!({"description": "the shop"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    post_ok(&app, f.value(0)).await;
+    assert_eq!(
+        cache_lookups(&app).await,
+        (hits + 1, misses + 1),
+        "{:?}",
+        app.backend
+    );
+}
+
+on_each_backend!(
+    users_and_api_keys_leave_the_ingest_cache_alone,
+    changes_not_about_access_keep_the_ingest_cache
 );

@@ -7,21 +7,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const ANALYST_PASSWORD: &str = "analyst-password-123";
-
-async fn with_analyst(app: &TestApp) -> (Session, Session) {
-    let admin = app.admin().await;
-    let res = admin
-        .post(
-            "/users",
-            json!({"username": "ana", "role": "analyst", "password": ANALYST_PASSWORD}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let analyst = app.login_as("ana", ANALYST_PASSWORD).await;
-    (admin, analyst)
-}
-
 async fn login_sets_a_strict_http_only_cookie_and_logout_ends_it(app: TestApp) {
     let res = app
         .client
@@ -344,7 +329,7 @@ struct Ids {
 }
 
 async fn every_route_enforces_its_role(app: TestApp) {
-    let (admin, analyst) = with_analyst(&app).await;
+    let (admin, analyst) = app.analyst().await;
     let ep = admin.create_endpoint("orders", json!({})).await;
     let tok = admin.create_token("shop-app").await;
     app.ingest("orders", tok["token"].as_str().unwrap(), json!({}))
@@ -388,7 +373,7 @@ async fn every_route_enforces_its_role(app: TestApp) {
 }
 
 async fn users_are_managed_with_guards(app: TestApp) {
-    let (admin, _) = with_analyst(&app).await;
+    let (admin, _) = app.analyst().await;
     let users: Vec<Value> = admin.get("/users").await.json().await.unwrap();
     let admin_id = users.iter().find(|u| u["username"] == "admin").unwrap()["id"].clone();
     let ana_id = users.iter().find(|u| u["username"] == "ana").unwrap()["id"].clone();
@@ -459,9 +444,9 @@ on_each_backend!(
 on_each_backend!(
     secure_cookies_setting_marks_every_session_cookie_test,
     secure_cookies_setting_marks_every_session_cookie,
-    portico::Settings {
+    portico::state::Settings {
         secure_cookies: true,
-        ..portico::Settings::default()
+        ..portico::state::Settings::default()
     }
 );
 on_each_backend!(

@@ -84,24 +84,6 @@ impl Drop for Relay {
     }
 }
 
-struct Fixture {
-    admin: Session,
-    token: String,
-}
-
-impl Fixture {
-    async fn new(app: &TestApp) -> Self {
-        let admin = app.admin().await;
-        let endpoint = admin.create_endpoint("orders", json!({})).await;
-        let token = admin.create_token("shop").await;
-        for m in ["POST", "GET"] {
-            admin.map(&token["id"], &endpoint["id"], m, true).await;
-        }
-        let token = token["token"].as_str().unwrap().to_owned();
-        Fixture { admin, token }
-    }
-}
-
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -192,19 +174,19 @@ async fn postgres_going_away_answers_503_and_recovers_without_restart() {
         Backend::Postgres,
         via_relay.to_string(),
         None,
-        portico::Settings::default(),
+        portico::state::Settings::default(),
     )
     .await;
-    let f = Fixture::new(&app).await;
-    let first = post_until_stored(&app, &f.token, "before", &json!({"n": 0})).await;
+    let f = app.mapped("orders", json!({}), &["shop"]).await;
+    let first = post_until_stored(&app, f.value(0), "before", &json!({"n": 0})).await;
 
     relay.cut();
     let started = Instant::now();
-    let res = post(&app, &f.token, "during", &json!({"n": 1})).await;
+    let res = post(&app, f.value(0), "during", &json!({"n": 1})).await;
     assert_unavailable(res, "POST while PostgreSQL is away").await;
     let res = client()
         .get(app.url("/e/orders"))
-        .bearer_auth(&f.token)
+        .bearer_auth(f.value(0))
         .send()
         .await
         .unwrap();
@@ -225,10 +207,10 @@ async fn postgres_going_away_answers_503_and_recovers_without_restart() {
     println!("postgres away: four refusals in {:?}", started.elapsed());
 
     relay.restore();
-    let during = post_until_stored(&app, &f.token, "during", &json!({"n": 1})).await;
-    let again = post_until_stored(&app, &f.token, "during", &json!({"n": 1})).await;
+    let during = post_until_stored(&app, f.value(0), "during", &json!({"n": 1})).await;
+    let again = post_until_stored(&app, f.value(0), "during", &json!({"n": 1})).await;
     assert_eq!(during, again, "a retried key is stored once");
-    let records = stored(&app, &f.token).await;
+    let records = stored(&app, f.value(0)).await;
     assert_eq!(
         records,
         vec![(first, json!({"n": 0})), (during, json!({"n": 1}))],
@@ -288,12 +270,18 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_when_space_returns() {
     }
     let disk = SmallDisk::mount(4 << 20);
     let db_url = format!("sqlite://{}/portico.db", disk.0.display());
-    let app = spawn_app_on(Backend::Sqlite, db_url, None, portico::Settings::default()).await;
-    let f = Fixture::new(&app).await;
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        db_url,
+        None,
+        portico::state::Settings::default(),
+    )
+    .await;
+    let f = app.mapped("orders", json!({}), &["shop"]).await;
     let mut acknowledged = Vec::new();
     for i in 0..5 {
         let body = json!({"before": i});
-        let id = post_until_stored(&app, &f.token, &format!("b{i}"), &body).await;
+        let id = post_until_stored(&app, f.value(0), &format!("b{i}"), &body).await;
         acknowledged.push((id, body));
     }
     let filler = disk.fill();
@@ -304,7 +292,7 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_when_space_returns() {
     for i in 0..2_000 {
         let key = format!("k{i}");
         let body = json!({"i": i, "padding": padding});
-        let res = post(&app, &f.token, &key, &body).await;
+        let res = post(&app, f.value(0), &key, &body).await;
         match res.status().as_u16() {
             201 => {
                 let v: Value = res.json().await.unwrap();
@@ -320,13 +308,13 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_when_space_returns() {
     }
     let (key, body) = refused.expect("the full disk never refused a write");
     // Reads still work while writes cannot.
-    let records = stored(&app, &f.token).await;
+    let records = stored(&app, f.value(0)).await;
     assert_eq!(records, acknowledged, "nothing half-written on a full disk");
 
     std::fs::remove_file(filler).unwrap();
-    let id = post_until_stored(&app, &f.token, &key, &body).await;
+    let id = post_until_stored(&app, f.value(0), &key, &body).await;
     acknowledged.push((id, body));
-    let records = stored(&app, &f.token).await;
+    let records = stored(&app, f.value(0)).await;
     assert_eq!(
         records.len(),
         acknowledged.len(),
@@ -347,9 +335,15 @@ async fn sqlite_locked_by_another_process_answers_503_and_recovers() {
     use diesel::{Connection, RunQueryDsl, SqliteConnection};
     let (db_url, dir) = fresh_database(Backend::Sqlite).await;
     let path = db_url.trim_start_matches("sqlite://").to_owned();
-    let app = spawn_app_on(Backend::Sqlite, db_url, dir, portico::Settings::default()).await;
-    let f = Fixture::new(&app).await;
-    let first = post_until_stored(&app, &f.token, "before", &json!({"n": 0})).await;
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        db_url,
+        dir,
+        portico::state::Settings::default(),
+    )
+    .await;
+    let f = app.mapped("orders", json!({}), &["shop"]).await;
+    let first = post_until_stored(&app, f.value(0), "before", &json!({"n": 0})).await;
 
     // Another program takes the write lock and keeps it past the busy timeout.
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
@@ -364,16 +358,19 @@ async fn sqlite_locked_by_another_process_answers_503_and_recovers() {
         diesel::sql_query("COMMIT").execute(&mut other).unwrap();
     });
     locked_rx.recv().unwrap();
-    let res = post(&app, &f.token, "during", &json!({"n": 1})).await;
+    let res = post(&app, f.value(0), "during", &json!({"n": 1})).await;
     assert_unavailable(res, "POST while another process holds the lock").await;
     // Reads go on meanwhile (write-ahead log).
-    assert_eq!(stored(&app, &f.token).await, vec![(first, json!({"n": 0}))]);
+    assert_eq!(
+        stored(&app, f.value(0)).await,
+        vec![(first, json!({"n": 0}))]
+    );
 
     release_tx.send(()).unwrap();
     holder.join().unwrap();
-    let during = post_until_stored(&app, &f.token, "during", &json!({"n": 1})).await;
+    let during = post_until_stored(&app, f.value(0), "during", &json!({"n": 1})).await;
     assert_eq!(
-        stored(&app, &f.token).await,
+        stored(&app, f.value(0)).await,
         vec![(first, json!({"n": 0})), (during, json!({"n": 1}))],
         "nothing half-written while locked"
     );

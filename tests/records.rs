@@ -8,32 +8,6 @@ use chrono::TimeDelta;
 use common::*;
 use serde_json::{json, Value};
 
-struct Fixture {
-    admin: Session,
-    endpoint: Value,
-    token: Value,
-}
-
-impl Fixture {
-    async fn new(app: &TestApp, extra: Value) -> Self {
-        let admin = app.admin().await;
-        let endpoint = admin.create_endpoint("orders", extra).await;
-        let token = admin.create_token("shop-app").await;
-        for m in ["POST", "GET"] {
-            admin.map(&token["id"], &endpoint["id"], m, true).await;
-        }
-        Self {
-            admin,
-            endpoint,
-            token,
-        }
-    }
-
-    fn value(&self) -> &str {
-        self.token["token"].as_str().unwrap()
-    }
-}
-
 async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
     let res = app
         .client
@@ -49,11 +23,11 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
 }
 
 async fn post_returns_id_and_location_and_get_reads_it_back(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
     let res = app
         .ingest(
             "orders",
-            f.value(),
+            f.value(0),
             json!({"order": 42, "items": ["a", "b"]}),
         )
         .await;
@@ -68,29 +42,29 @@ async fn post_returns_id_and_location_and_get_reads_it_back(app: TestApp) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(location, format!("/e/orders/{}", body["id"]));
     assert!(body["received_at"].as_str().unwrap().ends_with('Z'));
-    let (status, one) = get_json(&app, &location, f.value()).await;
+    let (status, one) = get_json(&app, &location, f.value(0)).await;
     assert_eq!(status, 200);
     assert_eq!(
         one,
         json!({"id": body["id"], "received_at": body["received_at"], "data": {"order": 42, "items": ["a", "b"]}})
     );
-    let (status, _) = get_json(&app, "/e/orders/999999", f.value()).await;
+    let (status, _) = get_json(&app, "/e/orders/999999", f.value(0)).await;
     assert_eq!(status, 404);
-    let (status, _) = get_json(&app, "/e/orders/not-an-id", f.value()).await;
+    let (status, _) = get_json(&app, "/e/orders/not-an-id", f.value(0)).await;
     assert_eq!(status, 404);
 }
 
 async fn list_is_oldest_first_with_keyset_pages(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
     for n in 0..5 {
         assert_eq!(
-            app.ingest("orders", f.value(), json!({"n": n}))
+            app.ingest("orders", f.value(0), json!({"n": n}))
                 .await
                 .status(),
             201
         );
     }
-    let (status, page) = get_json(&app, "/e/orders?limit=2", f.value()).await;
+    let (status, page) = get_json(&app, "/e/orders?limit=2", f.value(0)).await;
     assert_eq!(status, 200);
     let ns: Vec<i64> = page["records"]
         .as_array()
@@ -102,7 +76,8 @@ async fn list_is_oldest_first_with_keyset_pages(app: TestApp) {
     let mut seen = ns;
     let mut next = page["next"].clone();
     while !next.is_null() {
-        let (_, page) = get_json(&app, &format!("/e/orders?limit=2&after={next}"), f.value()).await;
+        let (_, page) =
+            get_json(&app, &format!("/e/orders?limit=2&after={next}"), f.value(0)).await;
         seen.extend(
             page["records"]
                 .as_array()
@@ -113,7 +88,7 @@ async fn list_is_oldest_first_with_keyset_pages(app: TestApp) {
         next = page["next"].clone();
     }
     assert_eq!(seen, vec![0, 1, 2, 3, 4]);
-    let (_, all) = get_json(&app, "/e/orders", f.value()).await;
+    let (_, all) = get_json(&app, "/e/orders", f.value(0)).await;
     assert_eq!(all["records"].as_array().unwrap().len(), 5);
     assert!(all["next"].is_null());
     for bad in [
@@ -126,7 +101,7 @@ async fn list_is_oldest_first_with_keyset_pages(app: TestApp) {
         let res = app
             .client
             .get(app.url(&format!("/e/orders?{bad}")))
-            .bearer_auth(f.value())
+            .bearer_auth(f.value(0))
             .send()
             .await
             .unwrap();
@@ -135,26 +110,26 @@ async fn list_is_oldest_first_with_keyset_pages(app: TestApp) {
 }
 
 async fn since_and_until_bound_the_list(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
-    app.ingest("orders", f.value(), json!({"n": "old"})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    app.ingest("orders", f.value(0), json!({"n": "old"})).await;
     app.clock.advance(TimeDelta::hours(2));
     let cut = (chrono::Utc::now() + TimeDelta::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    app.ingest("orders", f.value(), json!({"n": "new"})).await;
-    let (_, after) = get_json(&app, &format!("/e/orders?since={cut}"), f.value()).await;
+    app.ingest("orders", f.value(0), json!({"n": "new"})).await;
+    let (_, after) = get_json(&app, &format!("/e/orders?since={cut}"), f.value(0)).await;
     assert_eq!(after["records"].as_array().unwrap().len(), 1);
     assert_eq!(after["records"][0]["data"]["n"], "new");
-    let (_, before) = get_json(&app, &format!("/e/orders?until={cut}"), f.value()).await;
+    let (_, before) = get_json(&app, &format!("/e/orders?until={cut}"), f.value(0)).await;
     assert_eq!(before["records"][0]["data"]["n"], "old");
     assert_eq!(before["records"].as_array().unwrap().len(), 1);
 }
 
 async fn idempotency_key_replays_the_first_response(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
     let send = |key: &'static str, body: Value| {
         app.client
             .post(app.url("/e/orders"))
-            .bearer_auth(f.value())
+            .bearer_auth(f.value(0))
             .header("Idempotency-Key", key)
             .json(&body)
             .send()
@@ -192,7 +167,7 @@ async fn idempotency_key_replays_the_first_response(app: TestApp) {
         ids.windows(2).all(|w| w[0] == w[1]),
         "every repeat names the same record: {ids:?}"
     );
-    let (_, list) = get_json(&app, "/e/orders", f.value()).await;
+    let (_, list) = get_json(&app, "/e/orders", f.value(0)).await;
     assert_eq!(
         list["records"].as_array().unwrap().len(),
         2,
@@ -210,7 +185,7 @@ async fn idempotency_key_replays_the_first_response(app: TestApp) {
     let bad = app
         .client
         .post(app.url("/e/orders"))
-        .bearer_auth(f.value())
+        .bearer_auth(f.value(0))
         .header("Idempotency-Key", "")
         .json(&json!({}))
         .send()
@@ -220,10 +195,10 @@ async fn idempotency_key_replays_the_first_response(app: TestApp) {
 }
 
 async fn access_token_parameter_works_and_is_never_logged(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
     let res = app
         .client
-        .get(app.url(&format!("/e/orders?limit=5&access_token={}", f.value())))
+        .get(app.url(&format!("/e/orders?limit=5&access_token={}", f.value(0))))
         .send()
         .await
         .unwrap();
@@ -281,16 +256,18 @@ async fn public_endpoint_needs_no_token(app: TestApp) {
 }
 
 async fn retention_hides_records_past_it(app: TestApp) {
-    let f = Fixture::new(&app, json!({"retention_days": 1})).await;
+    let f = app
+        .mapped("orders", json!({"retention_days": 1}), &["shop-app"])
+        .await;
     let old: Value = app
-        .ingest("orders", f.value(), json!({"n": "old"}))
+        .ingest("orders", f.value(0), json!({"n": "old"}))
         .await
         .json()
         .await
         .unwrap();
     app.clock.advance(TimeDelta::days(2));
-    app.ingest("orders", f.value(), json!({"n": "new"})).await;
-    let (_, list) = get_json(&app, "/e/orders", f.value()).await;
+    app.ingest("orders", f.value(0), json!({"n": "new"})).await;
+    let (_, list) = get_json(&app, "/e/orders", f.value(0)).await;
     let kept: Vec<&Value> = list["records"]
         .as_array()
         .unwrap()
@@ -298,7 +275,7 @@ async fn retention_hides_records_past_it(app: TestApp) {
         .map(|r| &r["data"]["n"])
         .collect();
     assert_eq!(kept, vec!["new"]);
-    let (status, _) = get_json(&app, &format!("/e/orders/{}", old["id"]), f.value()).await;
+    let (status, _) = get_json(&app, &format!("/e/orders/{}", old["id"]), f.value(0)).await;
     assert_eq!(status, 404);
 
     // The sweep deletes what retention hides, and nothing else.
@@ -307,21 +284,21 @@ async fn retention_hides_records_past_it(app: TestApp) {
     let removed = tokio::task::spawn_blocking(move || {
         let pool = portico::db::connect(&url, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        portico::sweep_once(&mut conn, now).unwrap()
+        portico::operations::upkeep::sweep_once(&mut conn, now).unwrap()
     })
     .await
     .unwrap();
     assert_eq!(removed, 1);
-    let (_, list) = get_json(&app, "/e/orders", f.value()).await;
+    let (_, list) = get_json(&app, "/e/orders", f.value(0)).await;
     assert_eq!(list["records"].as_array().unwrap().len(), 1);
 }
 
 async fn call_log_records_who_what_and_how_much(app: TestApp) {
-    let f = Fixture::new(&app, json!({})).await;
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
     let res = app
         .client
         .post(app.url("/e/orders"))
-        .bearer_auth(f.value())
+        .bearer_auth(f.value(0))
         .header("user-agent", "shop-app/1.0")
         .json(&json!({"order": 1}))
         .send()
@@ -330,7 +307,7 @@ async fn call_log_records_who_what_and_how_much(app: TestApp) {
     let created: Value = res.json().await.unwrap();
     let calls: Value = f
         .admin
-        .get(&format!("/calls?token={}", f.token["id"]))
+        .get(&format!("/calls?token={}", f.tokens[0]["id"]))
         .await
         .json()
         .await
@@ -350,7 +327,7 @@ async fn call_log_records_who_what_and_how_much(app: TestApp) {
     assert!(c["code"].is_null());
     let token: Value = f
         .admin
-        .get(&format!("/tokens/{}", f.token["id"]))
+        .get(&format!("/tokens/{}", f.tokens[0]["id"]))
         .await
         .json()
         .await

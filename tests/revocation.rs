@@ -201,8 +201,8 @@ async fn revoke_under_load(app: TestApp) {
 on_each_backend!(
     revoking_under_load_refuses_every_later_request,
     revoke_under_load,
-    portico::Settings {
+    portico::state::Settings {
         failed_token_limit: 0,
-        ..portico::Settings::default()
+        ..portico::state::Settings::default()
     }
 );

@@ -120,7 +120,7 @@ async fn schema_matches_migrations(app: TestApp) {
         calls::table
             .select(calls::all_columns)
             .limit(0)
-            .load::<portico::store::calls::CallRow>(&mut *conn)
+            .load::<portico::store::calls::Call>(&mut *conn)
             .unwrap();
         audit_log::table
             .select(audit_log::all_columns)

@@ -75,16 +75,9 @@ fn collect(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn full_run_leaks_nothing(app: TestApp) {
-    logs();
-    let mut t = Transcript {
-        secrets: vec![ADMIN_PASSWORD.to_owned()],
-        ..Default::default()
-    };
-    let admin = app.admin().await;
-    t.secrets.push(admin.csrf.clone());
-
-    let analyst_password = "analyst-password-secret-1";
+/// An analyst, an endpoint and a token mapped onto it: (endpoint id, token id, token).
+async fn arrange(t: &mut Transcript, admin: &Session) -> (Value, Value, String) {
+    let analyst_password = ANALYST_SECRET;
     t.secrets.push(analyst_password.to_owned());
     t.keep(
         admin
@@ -134,8 +127,13 @@ async fn full_run_leaks_nothing(app: TestApp) {
     )
     .await;
 
+    (ep_id, tok_id, token)
+}
+
+/// The token used by header and by query, well and badly.
+async fn use_token(t: &mut Transcript, app: &TestApp, token: &str) {
     // Use the token by header and by query, well and badly.
-    t.keep(app.ingest("orders", &token, json!({"order": 1})).await)
+    t.keep(app.ingest("orders", token, json!({"order": 1})).await)
         .await;
     t.keep(
         app.client
@@ -148,9 +146,19 @@ async fn full_run_leaks_nothing(app: TestApp) {
     let typo = format!("{}x", &token[..63]);
     t.keep(app.ingest("orders", &typo, json!({"order": 2})).await)
         .await;
-    t.keep(app.ingest("nowhere", &token, json!({"order": 3})).await)
+    t.keep(app.ingest("nowhere", token, json!({"order": 3})).await)
         .await;
+}
 
+/// Rotate with grace, use the old value, regenerate a primary, disable.
+async fn rotate_and_disable(
+    t: &mut Transcript,
+    app: &TestApp,
+    admin: &Session,
+    ids: (&Value, &Value),
+    token: &str,
+) {
+    let (ep_id, tok_id) = ids;
     // Rotate with grace, use the old value, regenerate a primary, disable.
     let rotated = t
         .reveal(
@@ -163,7 +171,7 @@ async fn full_run_leaks_nothing(app: TestApp) {
             &["token"],
         )
         .await;
-    t.keep(app.ingest("orders", &token, json!({"order": 4})).await)
+    t.keep(app.ingest("orders", token, json!({"order": 4})).await)
         .await;
     t.keep(
         app.ingest(
@@ -199,7 +207,16 @@ async fn full_run_leaks_nothing(app: TestApp) {
         .await,
     )
     .await;
+}
 
+/// API keys created and used; everything an admin or analyst can read back.
+async fn read_everything(
+    t: &mut Transcript,
+    app: &TestApp,
+    admin: &Session,
+    ids: (&Value, &Value),
+) {
+    let (ep_id, tok_id) = ids;
     // API keys: create, use, revoke.
     let key = t
         .reveal(
@@ -231,7 +248,7 @@ async fn full_run_leaks_nothing(app: TestApp) {
     }
     t.keep(admin.get("/calls/export?format=csv").await).await;
     t.keep(admin.get("/calls/export?format=ndjson").await).await;
-    let ana = app.login_as("ana", analyst_password).await;
+    let ana = app.login_as("ana", ANALYST_SECRET).await;
     t.secrets.push(ana.csrf.clone());
     t.keep(ana.get("/calls").await).await;
     t.keep(ana.post("/tokens", json!({"name": "nope"})).await)
@@ -247,7 +264,11 @@ async fn full_run_leaks_nothing(app: TestApp) {
     .await;
     t.keep(app.client.get(app.url("/metrics")).send().await.unwrap())
         .await;
+}
 
+/// The web UI: a form login, a token created in a form, every page read back.
+async fn use_the_ui(t: &mut Transcript, app: &TestApp, ids: (&Value, &Value)) {
+    let (ep_id, tok_id) = ids;
     // The web UI: a form login, a token created in a form, every page read back.
     let ui = reqwest::Client::builder()
         .cookie_store(true)
@@ -336,8 +357,10 @@ async fn full_run_leaks_nothing(app: TestApp) {
         assert_eq!(res.status(), 200, "{path}");
         t.keep(res).await;
     }
-    t.keep(admin.post("/logout", json!({})).await).await;
+}
 
+/// No secret in the logs, in any response kept, or (SQLite) in the database file.
+fn assert_nothing_leaked(t: &Transcript, app: &TestApp) {
     assert!(
         t.secrets.len() >= 10,
         "the run revealed {} secrets",
@@ -373,6 +396,26 @@ async fn full_run_leaks_nothing(app: TestApp) {
     }
 }
 
+const ANALYST_SECRET: &str = "analyst-password-secret-1";
+
+async fn full_run_leaks_nothing(app: TestApp) {
+    logs();
+    let mut t = Transcript {
+        secrets: vec![ADMIN_PASSWORD.to_owned(), ANALYST_SECRET.to_owned()],
+        ..Default::default()
+    };
+    let admin = app.admin().await;
+    t.secrets.push(admin.csrf.clone());
+    let (ep_id, tok_id, token) = arrange(&mut t, &admin).await;
+    let ids = (&ep_id, &tok_id);
+    use_token(&mut t, &app, &token).await;
+    rotate_and_disable(&mut t, &app, &admin, ids, &token).await;
+    read_everything(&mut t, &app, &admin, ids).await;
+    use_the_ui(&mut t, &app, ids).await;
+    t.keep(admin.post("/logout", json!({})).await).await;
+    assert_nothing_leaked(&t, &app);
+}
+
 on_each_backend!(
     no_secret_reaches_logs_responses_or_storage,
     full_run_leaks_nothing
@@ -396,7 +439,7 @@ fn debug_of_every_secret_type_redacts() {
     let token = TokenValue::generate();
     let hash = token.hash();
     // 0xA7 prints as 167 in a byte list: it must appear nowhere.
-    let secret_bytes = vec![0xA7u8; 32];
+    let secret_bytes = portico::domain::token::TokenHash::from_stored(&[0xA7u8; 32]).unwrap();
     let printed = [
         format!("{:?}", Password::new("hunter2-correct-horse".into())),
         format!("{token:?}"),
@@ -411,7 +454,7 @@ fn debug_of_every_secret_type_redacts() {
                 id: 1,
                 username: "admin".into(),
                 password_hash: "$argon2id$v=19$hunter2-correct-horse".into(),
-                role: "admin".into(),
+                role: portico::domain::user::Role::Admin,
                 created_at: now,
                 updated_at: now,
             }
@@ -445,7 +488,7 @@ fn debug_of_every_secret_type_redacts() {
             PrimaryTokenRow {
                 id: 1,
                 endpoint_id: 1,
-                method: "POST".into(),
+                method: portico::domain::endpoint::Method::Post,
                 token_hash: secret_bytes.clone(),
                 hint: "abcd…wxyz".into(),
                 created_at: now,

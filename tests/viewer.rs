@@ -6,31 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-/// Two endpoints, two applications, some traffic including refusals.
-async fn traffic(app: &TestApp) -> (Session, Value, Value, Value, Value) {
-    let admin = app.admin().await;
-    let orders = admin.create_endpoint("orders", json!({})).await;
-    let stock = admin.create_endpoint("stock", json!({})).await;
-    let shop = admin.create_token("shop-app").await;
-    let erp = admin.create_token("erp").await;
-    admin.map(&shop["id"], &orders["id"], "POST", true).await;
-    admin.map(&erp["id"], &orders["id"], "POST", true).await;
-    admin.map(&erp["id"], &stock["id"], "POST", true).await;
-    let (s, e) = (
-        shop["token"].as_str().unwrap(),
-        erp["token"].as_str().unwrap(),
-    );
-    app.ingest("orders", s, json!({"customer": "Alice Smith"}))
-        .await;
-    app.ingest("orders", s, json!({"customer": "Bob"})).await;
-    app.ingest("orders", e, json!({"sku": "X-1"})).await;
-    app.ingest("stock", e, json!({"sku": "X-1", "qty": 3}))
-        .await;
-    app.ingest("stock", s, json!({"sku": "nope"})).await; // 403: not mapped
-    app.ingest("orders", &"a".repeat(64), json!({})).await; // 401: unknown
-    (admin, orders, stock, shop, erp)
-}
-
 async fn ids_of(admin: &Session, query: &str) -> Vec<Value> {
     let res = admin.get(&format!("/calls{query}")).await;
     assert_eq!(res.status(), 200, "{query}");
@@ -39,7 +14,7 @@ async fn ids_of(admin: &Session, query: &str) -> Vec<Value> {
 }
 
 async fn calls_filter_by_every_field(app: TestApp) {
-    let (admin, orders, stock, shop, erp) = traffic(&app).await;
+    let (admin, orders, stock, shop, erp) = app.traffic().await;
     assert_eq!(ids_of(&admin, "").await.len(), 6);
     let shop_calls = ids_of(&admin, &format!("?token={}", shop["id"])).await;
     assert_eq!(shop_calls.len(), 3);
@@ -108,7 +83,7 @@ async fn calls_filter_by_every_field(app: TestApp) {
 }
 
 async fn calls_page_newest_first_and_show_detail(app: TestApp) {
-    let (admin, ..) = traffic(&app).await;
+    let (admin, ..) = app.traffic().await;
     let first: Value = admin.get("/calls?limit=4").await.json().await.unwrap();
     let calls = first["calls"].as_array().unwrap();
     assert_eq!(calls.len(), 4);
@@ -147,7 +122,7 @@ async fn calls_page_newest_first_and_show_detail(app: TestApp) {
 }
 
 async fn export_as_csv_and_ndjson(app: TestApp) {
-    let (admin, _, _, shop, _) = traffic(&app).await;
+    let (admin, _, _, shop, _) = app.traffic().await;
     let res = admin
         .get(&format!("/calls/export?format=csv&token={}", shop["id"]))
         .await;
@@ -189,7 +164,7 @@ async fn export_as_csv_and_ndjson(app: TestApp) {
 }
 
 async fn stats_count_calls_per_token_and_endpoint(app: TestApp) {
-    let (admin, orders, stock, shop, erp) = traffic(&app).await;
+    let (admin, orders, stock, shop, erp) = app.traffic().await;
     let by_token: Value = admin
         .get("/stats?by=token&bucket=minute")
         .await
@@ -262,7 +237,7 @@ async fn health_readiness_and_metrics(app: TestApp) {
     let get = |p: &'static str| app.client.get(app.url(p)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
-    let (admin, ..) = traffic(&app).await;
+    let (admin, ..) = app.traffic().await;
     drop(admin);
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(
@@ -364,7 +339,7 @@ on_each_backend!(
 /// A payload is valid JSON kept byte for byte: the call detail passes it on as
 /// stored, even numbers no float can hold (found by the ingest fuzz target).
 async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
-    let (admin, _, _, shop, _) = traffic(&app).await;
+    let (admin, _, _, shop, _) = app.traffic().await;
     let raw = r#"{"id": 123456789012345678901234567890, "ratio": 5555E5551, "note": "kept"}"#;
     let res = app
         .client

@@ -1,38 +1,16 @@
 //! `/api/v1/audit`: who created, changed or revoked what, and when (admin only).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::PageParams;
+use super::{ApiQuery, PageParams};
 use crate::auth::Admin;
 use crate::error::{AppResult, Problem};
-use crate::store;
-use crate::AppState;
+use crate::operations::audit::{self, AuditPage};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // One resource per path, so another method on a known path is a 405.
     cfg.service(web::resource("/audit").route(web::get().to(list)));
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditOut {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<i64>,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub entries: Vec<AuditOut>,
-    /// Pass as `cursor` for the next (older) page; `null` at the end.
-    pub next: Option<i64>,
 }
 
 /// The audit log, newest first.
@@ -41,30 +19,8 @@ pub struct AuditPage {
 pub async fn list(
     _admin: Admin,
     state: web::Data<AppState>,
-    page: super::ApiQuery<PageParams>,
+    page: ApiQuery<PageParams>,
 ) -> AppResult<HttpResponse> {
     let limit = page.limit()?;
-    let cursor = page.cursor;
-    let mut rows = state
-        .db(move |conn| Ok(store::audit::page(conn, cursor, limit + 1)?))
-        .await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    let entries = rows
-        .into_iter()
-        .map(|r| AuditOut {
-            id: r.id,
-            at: r.at.and_utc(),
-            actor: r.actor,
-            action: r.action,
-            target_type: r.target_type,
-            target_id: r.target_id,
-            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(AuditPage { entries, next }))
+    Ok(HttpResponse::Ok().json(audit::page(&state, page.cursor, limit).await?))
 }

@@ -1,5 +1,5 @@
-//! `/api/v1`: the management API. Handlers stay thin: parse, authorise, call the
-//! store inside a transaction, audit, answer.
+//! `/api/v1`: the management API. Handlers stay thin: parse the request, call one
+//! operation (`crate::operations`, `crate::calls`), render its answer as JSON.
 
 pub mod audit;
 pub mod calls;
@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 
 const MAX_API_BODY: usize = 1 << 20;
 
@@ -58,18 +58,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type.starts_with("application/json") {
-                return Err(AppError::UnsupportedMediaType);
+                return Err(AppError::unsupported_media_type());
             }
             let mut buf = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
-                    AppError::BadRequest(
-                        "invalid_body",
-                        "the request body could not be read".into(),
-                    )
+                    AppError::refused(Code::InvalidBody, "the request body could not be read")
                 })?;
                 if buf.len() + chunk.len() > MAX_API_BODY {
-                    return Err(AppError::PayloadTooLarge(MAX_API_BODY as u64));
+                    return Err(AppError::payload_too_large(MAX_API_BODY as u64));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -111,7 +108,7 @@ impl<T> std::ops::Deref for ApiQuery<T> {
 /// Parses a JSON body, naming the field of a type error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Err(AppError::InvalidJson("the body is not valid JSON".into()));
+        return Err(AppError::invalid_json("the body is not valid JSON"));
     };
     // Request bodies are objects; serde alone would also read a struct from an array.
     if value.is_array() {
@@ -154,11 +151,11 @@ fn whole_numbers(value: &mut serde_json::Value) {
 }
 
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().error_handler(|err, _| AppError::InvalidJson(err.to_string()).into())
+    web::JsonConfig::default().error_handler(|err, _| AppError::invalid_json(err).into())
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_, _| AppError::NotFound("resource").into())
+    web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into())
 }
 
 /// `?limit=&cursor=` of list routes.
@@ -179,52 +176,4 @@ impl PageParams {
             Some(_) => Err(AppError::validation("limit", "must be from 1 to 1000")),
         }
     }
-}
-
-/// Checks a free-text field's length.
-pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), AppError> {
-    let n = value.chars().count();
-    if n < min || n > max {
-        return Err(AppError::validation(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(AppError::validation(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
-}
-
-/// Distinguishes an absent JSON field from an explicit `null` in PATCH bodies.
-pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
-}
-
-/// Parses an IP/CIDR allowlist into its stored form.
-pub fn check_allowlist(v: Option<Vec<String>>) -> Result<Option<String>, AppError> {
-    v.map(|entries| {
-        if entries.len() > 256 {
-            return Err(AppError::validation("ip_allowlist", "at most 256 entries"));
-        }
-        crate::domain::endpoint::IpAllowlist::parse(&entries)
-            .map(|l| l.to_stored())
-            .map_err(|e| AppError::validation("ip_allowlist", e))
-    })
-    .transpose()
-}
-
-/// Serde default for switches that start on.
-pub fn default_true() -> bool {
-    true
 }

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{audit, calls, endpoints, me, session, tokens, users};
-use crate::error::Problem;
+use crate::domain::endpoint::BodyLimit;
+use crate::domain::token::Grace;
+use crate::error::{Code, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -162,24 +164,12 @@ fn precise(doc: &mut serde_json::Value) {
             "ids",
             json!({"minItems": 1, "maxItems": 1000}),
         ),
-        (
-            "RegenerateToken",
-            "grace_seconds",
-            range(0, tokens::MAX_GRACE_SECONDS),
-        ),
+        ("RegenerateToken", "grace_seconds", range(0, Grace::MAX)),
         ("CreateApiKey", "name", text(1, 200)),
         ("CreateToken", "rate_limit_per_minute", range(1, 1_000_000)),
         ("UpdateToken", "rate_limit_per_minute", range(1, 1_000_000)),
-        (
-            "CreateEndpoint",
-            "max_body_bytes",
-            range(1, endpoints::MAX_MAX_BODY),
-        ),
-        (
-            "UpdateEndpoint",
-            "max_body_bytes",
-            range(1, endpoints::MAX_MAX_BODY),
-        ),
+        ("CreateEndpoint", "max_body_bytes", range(1, BodyLimit::MAX)),
+        ("UpdateEndpoint", "max_body_bytes", range(1, BodyLimit::MAX)),
         ("CreateEndpoint", "retention_days", range(1, 36500)),
         ("UpdateEndpoint", "retention_days", range(1, 36500)),
     ]
@@ -231,6 +221,14 @@ fn precise(doc: &mut serde_json::Value) {
         ("bucket", choices(&["minute", "hour", "day"])),
         ("state", choices(&["active", "inactive", "all"])),
     ];
+    // Every problem code a response may carry, from the one list of them.
+    if let Some(code) = doc
+        .pointer_mut("/components/schemas/Problem/properties/code")
+        .and_then(|v| v.as_object_mut())
+    {
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        code.insert("enum".into(), json!(codes));
+    }
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };

@@ -1,84 +1,25 @@
 //! Who is calling the management API: sessions (cookie + CSRF header) or personal
-//! API keys (bearer), and what their role lets them do.
-
-pub mod password;
+//! API keys (bearer), as extractors for handler signatures; the session cookie.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method as HttpMethod;
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 use actix_web::{web, FromRequest, HttpRequest};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use crate::domain::token::{TokenHash, TokenValue};
-use crate::error::AppError;
-use crate::store;
-use crate::AppState;
+use crate::domain::user::{Actor, Role};
+use crate::error::{AppError, AppResult};
+use crate::operations::{api_keys, sessions};
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "portico_session";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Analyst,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Analyst => "analyst",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "analyst" => Ok(Role::Analyst),
-            _ => Err("must be 'admin' or 'analyst'".into()),
-        }
-    }
-}
-
-/// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Session,
-    ApiKey,
-}
-
-/// An authenticated management caller; put it in a handler's signature.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user_id: i64,
-    pub username: String,
-    pub role: Role,
-    pub via: Via,
-}
-
-impl Caller {
-    pub fn require_admin(&self) -> Result<(), AppError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Analyst => Err(AppError::Forbidden(
-                "this action needs the admin role".into(),
-            )),
-        }
-    }
-}
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req
@@ -97,98 +38,37 @@ fn is_safe(method: &HttpMethod) -> bool {
     )
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
+fn state_of(req: &HttpRequest) -> AppResult<web::Data<AppState>> {
+    req.app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or(AppError::Internal)?;
-    let now = state.clock.now();
+        .ok_or(AppError::Internal)
+}
 
+/// The session value of the request's cookie, if it holds a well-formed one.
+pub fn session_of(req: &HttpRequest) -> Option<TokenValue> {
+    req.cookie(SESSION_COOKIE)
+        .and_then(|c| TokenValue::parse(c.value()).ok())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Actor, AppError> {
+    let state = state_of(&req)?;
     if let Some(presented) = bearer(&req) {
-        let value = TokenValue::parse(presented).map_err(|_| AppError::Unauthenticated)?;
-        let hash = value.hash();
-        return state
-            .db(move |conn| {
-                let (key, user) = store::users::find_api_key(conn, &hash, now)?
-                    .ok_or(AppError::Unauthenticated)?;
-                if !hash.matches(&key.key_hash) {
-                    return Err(AppError::Unauthenticated);
-                }
-                if key
-                    .last_used_at
-                    .is_none_or(|t| now - t > chrono::TimeDelta::seconds(60))
-                {
-                    store::users::touch_api_key(conn, key.id, now)?;
-                }
-                Ok(Caller {
-                    user_id: user.id,
-                    role: Role::from_str(&user.role).map_err(|_| AppError::Internal)?,
-                    username: user.username,
-                    via: Via::ApiKey,
-                })
-            })
-            .await;
+        let value = TokenValue::parse(presented).map_err(|_| AppError::unauthenticated())?;
+        return api_keys::authenticate(&state, &value).await;
     }
-
-    let cookie = req
-        .cookie(SESSION_COOKIE)
-        .ok_or(AppError::Unauthenticated)?;
-    let session = TokenValue::parse(cookie.value()).map_err(|_| AppError::Unauthenticated)?;
+    let session = session_of(&req).ok_or_else(AppError::unauthenticated)?;
     let csrf = (!is_safe(req.method())).then(|| {
         req.headers()
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(TokenHash::of)
     });
-    session_caller(&state, &session, csrf).await
-}
-
-/// The CSRF token of a session. It is derived from the session value (which only
-/// the browser holds), so pages can embed it while the server stores only hashes.
-pub fn csrf_token_for(session: &TokenValue) -> String {
-    let mut h = Sha256::new();
-    h.update(b"portico-csrf\0");
-    h.update(session.expose().as_bytes());
-    hex::encode(h.finalize())
-}
-
-/// The caller behind a live session. `csrf` is `None` for safe methods, else the
-/// hash of the presented CSRF token (`Some(None)` when none was presented).
-pub async fn session_caller(
-    state: &AppState,
-    session: &TokenValue,
-    csrf: Option<Option<TokenHash>>,
-) -> Result<Caller, AppError> {
-    let now = state.clock.now();
-    let hash = session.hash();
-    state
-        .db(move |conn| {
-            let (row, user) =
-                store::users::find_session(conn, &hash, now)?.ok_or(AppError::Unauthenticated)?;
-            if !hash.matches(&row.session_hash) {
-                return Err(AppError::Unauthenticated);
-            }
-            match csrf {
-                None => {}
-                Some(None) => return Err(AppError::CsrfFailed),
-                Some(Some(presented)) if !presented.matches(&row.csrf_hash) => {
-                    return Err(AppError::CsrfFailed)
-                }
-                Some(Some(_)) => {}
-            }
-            Ok(Caller {
-                user_id: user.id,
-                role: Role::from_str(&user.role).map_err(|_| AppError::Internal)?,
-                username: user.username,
-                via: Via::Session,
-            })
-        })
-        .await
+    sessions::authenticate(&state, &session, csrf).await
 }
 
 /// Authenticates a management request before its handler's extractors run: a
 /// request without valid credentials (or without its CSRF token) is refused before
-/// its body or parameters are looked at. The caller is kept for `Caller`/`Admin`.
+/// its body or parameters are looked at. The caller is kept for `Actor`/`Admin`.
 pub async fn authenticate_first(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -207,25 +87,33 @@ pub async fn authenticate_first(
 }
 
 /// The caller `authenticate_first` found, or authenticates now (routes outside it).
-fn caller_of(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Caller, AppError>>>> {
-    match req.extensions().get::<Caller>().cloned() {
+fn caller_of(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Actor, AppError>>>> {
+    match req.extensions().get::<Actor>().cloned() {
         Some(caller) => Box::pin(std::future::ready(Ok(caller))),
         None => Box::pin(authenticate(req.clone())),
     }
 }
 
-impl FromRequest for Caller {
+impl FromRequest for Actor {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Actor, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         caller_of(req)
     }
 }
 
+/// Refuses an analyst: this needs the admin role.
+pub fn require_admin(actor: &Actor) -> Result<(), AppError> {
+    match actor.role {
+        Role::Admin => Ok(()),
+        Role::Analyst => Err(AppError::forbidden("this action needs the admin role")),
+    }
+}
+
 /// A caller with the admin role.
 #[derive(Debug, Clone)]
-pub struct Admin(pub Caller);
+pub struct Admin(pub Actor);
 
 impl FromRequest for Admin {
     type Error = AppError;
@@ -235,8 +123,42 @@ impl FromRequest for Admin {
         let caller = caller_of(req);
         Box::pin(async move {
             let caller = caller.await?;
-            caller.require_admin()?;
+            require_admin(&caller)?;
             Ok(Admin(caller))
         })
+    }
+}
+
+/// The session cookie carrying `session`, or clearing it when `None`. `Secure`
+/// when configured, and whenever the request came over TLS (directly or as a
+/// proxy's `X-Forwarded-Proto`/`Forwarded` says: a client that lies only hides
+/// the cookie from itself on plain HTTP).
+pub fn session_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    session: Option<&TokenValue>,
+) -> Cookie<'static> {
+    let secure = state.settings.secure_cookies || req.connection_info().scheme() == "https";
+    let (value, max_age) = match session {
+        Some(s) => (
+            s.expose().to_owned(),
+            CookieDuration::seconds(state.settings.session_ttl.num_seconds()),
+        ),
+        None => (String::new(), CookieDuration::ZERO),
+    };
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(max_age)
+        .finish()
+}
+
+/// Deletes the session behind the request's cookie, if any.
+pub async fn end_session(req: &HttpRequest, state: &AppState) -> AppResult<()> {
+    match session_of(req) {
+        Some(value) => sessions::end(state, &value).await,
+        None => Ok(()),
     }
 }

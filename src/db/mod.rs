@@ -2,6 +2,7 @@
 //! and the embedded migrations of each backend.
 
 pub mod schema;
+pub mod types;
 
 use std::time::Duration;
 

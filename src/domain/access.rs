@@ -10,11 +10,11 @@ use super::endpoint::{AuthType, IpAllowlist, Method};
 
 /// The endpoint as the decision needs it.
 #[derive(Debug, Clone)]
-pub struct EndpointAccess {
+pub struct EndpointAccess<'a> {
     pub id: i64,
     pub auth: AuthType,
     pub enabled: bool,
-    pub ip_allowlist: Option<IpAllowlist>,
+    pub ip_allowlist: Option<&'a IpAllowlist>,
 }
 
 /// What the presented credential turned out to be.
@@ -102,13 +102,13 @@ impl Denial {
 
 /// Decides whether `presented` may call `method` on `endpoint` from `remote` at `now`.
 pub fn decide(
-    endpoint: &EndpointAccess,
+    endpoint: &EndpointAccess<'_>,
     method: Method,
     presented: &Presented,
     remote: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<Principal, Denial> {
-    let allowed_from = |list: &Option<IpAllowlist>| match (list, remote) {
+    let allowed_from = |list: Option<&IpAllowlist>| match (list, remote) {
         (None, _) => true,
         (Some(list), Some(ip)) => list.allows(ip),
         (Some(_), None) => false,
@@ -118,7 +118,7 @@ pub fn decide(
         if !endpoint.enabled {
             return Err(Denial::EndpointDisabled);
         }
-        if !allowed_from(&endpoint.ip_allowlist) {
+        if !allowed_from(endpoint.ip_allowlist) {
             return Err(Denial::IpNotAllowed);
         }
         return Ok(Principal::Public);
@@ -160,7 +160,7 @@ pub fn decide(
                 Some(false) => return Err(Denial::MappingDisabled),
                 Some(true) => {}
             }
-            if !allowed_from(&t.ip_allowlist) {
+            if !allowed_from(t.ip_allowlist.as_ref()) {
                 return Err(Denial::IpNotAllowed);
             }
             Principal::Secondary {
@@ -170,7 +170,7 @@ pub fn decide(
             }
         }
     };
-    if !allowed_from(&endpoint.ip_allowlist) {
+    if !allowed_from(endpoint.ip_allowlist) {
         return Err(Denial::IpNotAllowed);
     }
     Ok(principal)
@@ -188,7 +188,7 @@ mod tests {
             .unwrap()
     }
 
-    fn endpoint() -> EndpointAccess {
+    fn endpoint() -> EndpointAccess<'static> {
         EndpointAccess {
             id: 7,
             auth: AuthType::Token,
@@ -216,7 +216,7 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
-    fn check(e: &EndpointAccess, p: Presented) -> Result<Principal, Denial> {
+    fn check(e: &EndpointAccess<'_>, p: Presented) -> Result<Principal, Denial> {
         decide(e, Method::Post, &p, ip("10.0.0.1"), now())
     }
 
@@ -405,7 +405,7 @@ mod tests {
         );
         assert!(from_inside.is_ok());
         let e = EndpointAccess {
-            ip_allowlist: list,
+            ip_allowlist: list.as_ref(),
             ..endpoint()
         };
         assert_eq!(
@@ -428,8 +428,9 @@ mod tests {
             ..endpoint()
         };
         assert_eq!(check(&e, Presented::Missing), Ok(Principal::Public));
+        let local = IpAllowlist::parse(&["127.0.0.1"]).unwrap();
         let e = EndpointAccess {
-            ip_allowlist: Some(IpAllowlist::parse(&["127.0.0.1"]).unwrap()),
+            ip_allowlist: Some(&local),
             ..e
         };
         assert_eq!(check(&e, Presented::Missing), Err(Denial::IpNotAllowed));

@@ -8,6 +8,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::bounded::Bounded;
+use super::names::names;
+
 /// The URL segment of an endpoint: `[a-z0-9-]{1,64}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Slug(String);
@@ -37,79 +40,29 @@ impl fmt::Display for Slug {
     }
 }
 
-/// The methods an endpoint serves, each with its own primary token.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Method {
-    Post,
-    Get,
-    Delete,
-}
-
-impl Method {
-    pub const ALL: [Method; 3] = [Method::Post, Method::Get, Method::Delete];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Post => "POST",
-            Method::Get => "GET",
-            Method::Delete => "DELETE",
-        }
+names!(
+    /// The methods an endpoint serves, each with its own primary token.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "UPPERCASE")]
+    pub enum Method refusing "must be one of POST, GET, DELETE" {
+        Post = "POST",
+        Get = "GET",
+        Delete = "DELETE",
     }
-}
+);
 
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "POST" => Ok(Method::Post),
-            "GET" => Ok(Method::Get),
-            "DELETE" => Ok(Method::Delete),
-            _ => Err("must be one of POST, GET, DELETE".into()),
-        }
+names!(
+    /// How callers of an endpoint authenticate.
+    #[derive(Serialize, Deserialize, ToSchema, Default)]
+    #[serde(rename_all = "lowercase")]
+    pub enum AuthType refusing "must be 'token' or 'none'" {
+        /// Primary or mapped secondary token required.
+        #[default]
+        Token = "token",
+        /// Public endpoint: no token.
+        None = "none",
     }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How callers of an endpoint authenticate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthType {
-    /// Primary or mapped secondary token required.
-    #[default]
-    Token,
-    /// Public endpoint: no token.
-    None,
-}
-
-impl AuthType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthType::Token => "token",
-            AuthType::None => "none",
-        }
-    }
-}
-
-impl FromStr for AuthType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "token" => Ok(AuthType::Token),
-            "none" => Ok(AuthType::None),
-            _ => Err("must be 'token' or 'none'".into()),
-        }
-    }
-}
+);
 
 /// The methods that have a primary token on an endpoint with these settings.
 pub fn primary_methods(auth: AuthType, allow_delete: bool) -> Vec<Method> {
@@ -121,11 +74,22 @@ pub fn primary_methods(auth: AuthType, allow_delete: bool) -> Vec<Method> {
 }
 
 /// Addresses and networks allowed to call; a plain address means that one host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpAllowlist(Vec<IpNet>);
+/// Stored as a JSON array of its entries (kept beside the parsed form).
+#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub struct IpAllowlist {
+    nets: Vec<IpNet>,
+    stored: String,
+}
 
 impl IpAllowlist {
+    /// At most this many entries.
+    pub const MAX_ENTRIES: usize = 256;
+
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+        if entries.len() > Self::MAX_ENTRIES {
+            return Err(format!("at most {} entries", Self::MAX_ENTRIES));
+        }
         let mut nets = Vec::with_capacity(entries.len());
         for entry in entries {
             let entry = entry.as_ref().trim();
@@ -140,30 +104,47 @@ impl IpAllowlist {
             };
             nets.push(net);
         }
-        Ok(Self(nets))
+        let shown: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+        let stored = serde_json::to_string(&shown).map_err(|e| e.to_string())?;
+        Ok(Self { nets, stored })
     }
 
-    /// Reads the stored JSON form; an unreadable value allows nobody.
-    pub fn from_stored(stored: &str) -> Self {
-        serde_json::from_str::<Vec<String>>(stored)
-            .ok()
-            .and_then(|v| Self::parse(&v).ok())
-            .unwrap_or(Self(vec![]))
+    /// Reads the stored JSON form.
+    pub fn from_stored(stored: &str) -> Result<Self, String> {
+        let entries: Vec<String> = serde_json::from_str(stored)
+            .map_err(|_| "an allowlist is stored as a JSON array of strings".to_owned())?;
+        Self::parse(&entries)
     }
 
-    pub fn to_stored(&self) -> String {
-        serde_json::to_string(&self.entries()).unwrap_or_else(|_| "[]".into())
+    /// The stored JSON form.
+    pub fn as_str(&self) -> &str {
+        &self.stored
     }
 
     pub fn entries(&self) -> Vec<String> {
-        self.0.iter().map(|n| n.to_string()).collect()
+        self.nets.iter().map(|n| n.to_string()).collect()
     }
 
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 }
+
+impl FromStr for IpAllowlist {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::from_stored(s)
+    }
+}
+
+/// Largest request body an endpoint accepts, 1 byte to 64 MiB.
+pub type BodyLimit = Bounded<1, { 64 << 20 }>;
+/// The body limit of an endpoint that names none: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: i64 = 1 << 20;
+/// Days an endpoint keeps its records, 1 to 36500.
+pub type RetentionDays = Bounded<1, 36500>;
 
 #[cfg(test)]
 mod tests {
@@ -201,7 +182,7 @@ mod tests {
         assert!(list.allows("::ffff:10.0.0.1".parse().unwrap()));
         assert!(IpAllowlist::parse(&["10.0.0.0/33"]).is_err());
         assert!(IpAllowlist::parse(&["example.com"]).is_err());
-        let stored = list.to_stored();
-        assert_eq!(IpAllowlist::from_stored(&stored), list);
+        assert_eq!(IpAllowlist::from_stored(list.as_str()), Ok(list));
+        assert!(IpAllowlist::from_stored("not json").is_err());
     }
 }

@@ -1,6 +1,15 @@
 //! Plain types and rules: no HTTP, no SQL.
 
 pub mod access;
+pub mod audit;
+pub mod bounded;
+pub mod call;
 pub mod endpoint;
+mod names;
+pub mod page;
+pub mod password;
+pub mod record;
 pub mod secret;
+pub mod text;
 pub mod token;
+pub mod user;

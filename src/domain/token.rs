@@ -97,13 +97,20 @@ fn checksum(body: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// SHA-256 of a secret value: the only form in which secrets are stored.
-#[derive(Clone, PartialEq, Eq)]
+/// SHA-256 of a secret value: the only form in which secrets are stored (a
+/// `Binary` column on both backends).
+#[derive(Clone, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Binary)]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
     pub fn of(secret: &str) -> Self {
         Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// A stored hash; `None` unless it is 32 bytes.
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -116,8 +123,8 @@ impl TokenHash {
     }
 
     /// Constant-time comparison with a stored hash.
-    pub fn matches(&self, stored: &[u8]) -> bool {
-        stored.len() == self.0.len() && bool::from(self.0.as_slice().ct_eq(stored))
+    pub fn matches(&self, stored: &TokenHash) -> bool {
+        bool::from(self.0.as_slice().ct_eq(stored.0.as_slice()))
     }
 }
 
@@ -126,6 +133,11 @@ impl fmt::Debug for TokenHash {
         f.write_str("TokenHash([redacted])")
     }
 }
+
+/// Requests per minute a secondary token may make: 1 to 1,000,000.
+pub type RateLimit = super::bounded::Bounded<1, 1_000_000>;
+/// Seconds a value replaced by a rotation keeps working: 0 (it stops at once) to 30 days.
+pub type Grace = super::bounded::Bounded<0, { 30 * 24 * 3600 }>;
 
 #[cfg(test)]
 mod tests {
@@ -197,8 +209,9 @@ mod tests {
     fn hash_matches_only_its_own_value() {
         let t = TokenValue::generate();
         let h = t.hash();
-        assert!(h.matches(t.hash().as_bytes()));
-        assert!(!h.matches(TokenValue::generate().hash().as_bytes()));
-        assert!(!h.matches(&h.as_bytes()[..31]));
+        assert!(h.matches(&t.hash()));
+        assert!(!h.matches(&TokenValue::generate().hash()));
+        assert!(TokenHash::from_stored(&h.as_bytes()[..31]).is_none());
+        assert_eq!(TokenHash::from_stored(h.as_bytes()), Some(h));
     }
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::audit_log;
 use crate::db::DbConn;
+use crate::domain::audit::{Action, Target};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
@@ -12,8 +13,8 @@ pub struct AuditRow {
     pub id: i64,
     pub at: NaiveDateTime,
     pub actor: String,
-    pub action: String,
-    pub target_type: String,
+    pub action: Action,
+    pub target_type: Target,
     pub target_id: Option<i64>,
     pub detail: String,
 }
@@ -21,25 +22,20 @@ pub struct AuditRow {
 /// One audit entry; `detail` is JSON and must never hold a secret.
 pub struct Entry<'a> {
     pub actor: &'a str,
-    pub action: &'a str,
-    pub target_type: &'a str,
+    pub action: Action,
     pub target_id: Option<i64>,
     pub detail: serde_json::Value,
 }
 
-/// Writes an audit entry.
-///
-/// Every change to endpoints, tokens and mappings is audited, so this is also where the
-/// access generation is raised: caches of access decisions are dropped when the change
-/// commits (see `crate::access_cache`).
+/// Writes an audit entry. Auditing is a record of what happened and nothing else:
+/// access caches are the business of the operation that changed access facts.
 pub fn record(conn: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> QueryResult<()> {
-    super::access::bump(conn)?;
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(now),
             audit_log::actor.eq(entry.actor),
             audit_log::action.eq(entry.action),
-            audit_log::target_type.eq(entry.target_type),
+            audit_log::target_type.eq(entry.action.target()),
             audit_log::target_id.eq(entry.target_id),
             audit_log::detail.eq(entry.detail.to_string()),
         ))

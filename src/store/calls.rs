@@ -6,52 +6,59 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use crate::db::schema::{calls, records};
 use crate::db::DbConn;
+use crate::domain::call::TokenKind;
+use crate::domain::endpoint::Method;
+#[allow(unused_imports)] // named by the OpenAPI schema of `at`
+use chrono::{DateTime, Utc};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+// One call in the log: what the ingest path writes, what the store reads back, what
+// the API, the UI and exports show (as `CallOut`). `id` is assigned by the database.
+// (A line comment: a doc comment would become the schema's description.)
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
 #[diesel(table_name = calls)]
-pub struct CallRow {
+#[schema(as = CallOut)]
+pub struct Call {
+    #[diesel(skip_insertion)]
     pub id: i64,
+    #[serde(serialize_with = "crate::clock::serialize_utc")]
+    #[schema(value_type = DateTime<Utc>)]
     pub at: NaiveDateTime,
     pub endpoint_id: Option<i64>,
     pub endpoint_slug: String,
     pub method: String,
+    /// Path and query, with any `access_token` value redacted.
     pub path: String,
     pub status: i32,
+    /// The problem `code` of a refused call.
     pub code: Option<String>,
-    pub token_kind: String,
+    /// `primary`, `secondary`, `none` or `unknown`.
+    #[schema(value_type = String)]
+    pub token_kind: TokenKind,
     pub token_id: Option<i64>,
     pub token_name: Option<String>,
-    pub token_method: Option<String>,
+    /// The method of the primary token used.
+    #[schema(value_type = Option<String>)]
+    pub token_method: Option<Method>,
     pub remote_addr: String,
     pub user_agent: Option<String>,
     pub request_bytes: i64,
     pub response_bytes: i64,
     pub duration_us: i64,
     pub record_id: Option<i64>,
-    /// How many refused calls this row stands for (1 unless repeats were folded in).
-    pub repeats: i64,
-}
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = calls)]
-pub struct NewCall {
-    pub at: NaiveDateTime,
-    pub endpoint_id: Option<i64>,
-    pub endpoint_slug: String,
-    pub method: String,
-    pub path: String,
-    pub status: i32,
-    pub code: Option<String>,
-    pub token_kind: String,
-    pub token_id: Option<i64>,
-    pub token_name: Option<String>,
-    pub token_method: Option<String>,
-    pub remote_addr: String,
-    pub user_agent: Option<String>,
-    pub request_bytes: i64,
-    pub response_bytes: i64,
-    pub duration_us: i64,
-    pub record_id: Option<i64>,
+    /// How many calls this row stands for: refused calls that repeat (same endpoint,
+    /// path, status, code, credential, address and user agent within one second) are
+    /// folded into one row. `request_bytes` and `response_bytes` are their sums.
     pub repeats: i64,
 }
 
@@ -59,7 +66,7 @@ pub struct NewCall {
 #[derive(Debug, Clone, Default)]
 pub struct CallFilter {
     pub token_ids: Vec<i64>,
-    pub token_kind: Option<String>,
+    pub token_kind: Option<TokenKind>,
     pub endpoint_id: Option<i64>,
     pub method: Option<String>,
     /// Inclusive range of statuses (`201` is 201..=201, `4xx` is 400..=499).
@@ -74,7 +81,7 @@ pub struct CallFilter {
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
-pub fn insert(conn: &mut DbConn, call: &NewCall) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, call: &Call) -> QueryResult<i64> {
     diesel::insert_into(calls::table)
         .values(call)
         .returning(calls::id)
@@ -98,11 +105,8 @@ pub fn add_repeats(
         .execute(conn)
 }
 
-pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<CallRow> {
-    calls::table
-        .find(id)
-        .select(CallRow::as_select())
-        .first(conn)
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Call> {
+    calls::table.find(id).select(Call::as_select()).first(conn)
 }
 
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
@@ -111,8 +115,8 @@ pub fn page(
     f: &CallFilter,
     before: Option<i64>,
     limit: i64,
-) -> QueryResult<Vec<CallRow>> {
-    let mut q = calls::table.select(CallRow::as_select()).into_boxed();
+) -> QueryResult<Vec<Call>> {
+    let mut q = calls::table.select(Call::as_select()).into_boxed();
     // One token is an equality, so PostgreSQL walks (token_id, id) newest first and
     // stops at the page's end; `= ANY(array)` made it scan the whole id index instead.
     match f.token_ids.as_slice() {
@@ -121,7 +125,7 @@ pub fn page(
         many => q = q.filter(calls::token_id.eq_any(many.to_vec())),
     }
     if let Some(kind) = &f.token_kind {
-        q = q.filter(calls::token_kind.eq(kind.clone()));
+        q = q.filter(calls::token_kind.eq(*kind));
     }
     if let Some(endpoint) = f.endpoint_id {
         q = q.filter(calls::endpoint_id.eq(endpoint));

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{endpoints, primary_tokens};
 use crate::db::DbConn;
-use crate::domain::endpoint::Method;
+use crate::domain::endpoint::{AuthType, IpAllowlist, Method};
 use crate::domain::token::TokenHash;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -15,12 +15,12 @@ pub struct EndpointRow {
     pub slug: String,
     pub name: String,
     pub description: String,
-    pub auth: String,
+    pub auth: AuthType,
     pub allow_delete: bool,
     pub enabled: bool,
     pub max_body_bytes: i64,
     pub retention_days: Option<i32>,
-    pub ip_allowlist: Option<String>,
+    pub ip_allowlist: Option<IpAllowlist>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -31,12 +31,12 @@ pub struct NewEndpoint<'a> {
     pub slug: &'a str,
     pub name: &'a str,
     pub description: &'a str,
-    pub auth: &'a str,
+    pub auth: AuthType,
     pub allow_delete: bool,
     pub enabled: bool,
     pub max_body_bytes: i64,
     pub retention_days: Option<i32>,
-    pub ip_allowlist: Option<String>,
+    pub ip_allowlist: Option<IpAllowlist>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -48,12 +48,12 @@ pub struct EndpointChanges {
     pub slug: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub auth: Option<String>,
+    pub auth: Option<AuthType>,
     pub allow_delete: Option<bool>,
     pub enabled: Option<bool>,
     pub max_body_bytes: Option<i64>,
     pub retention_days: Option<Option<i32>>,
-    pub ip_allowlist: Option<Option<String>>,
+    pub ip_allowlist: Option<Option<IpAllowlist>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -62,8 +62,8 @@ pub struct EndpointChanges {
 pub struct PrimaryTokenRow {
     pub id: i64,
     pub endpoint_id: i64,
-    pub method: String,
-    pub token_hash: Vec<u8>,
+    pub method: Method,
+    pub token_hash: TokenHash,
     pub hint: String,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
@@ -133,14 +133,14 @@ pub fn put_primary_token(
     diesel::delete(
         primary_tokens::table
             .filter(primary_tokens::endpoint_id.eq(endpoint_id))
-            .filter(primary_tokens::method.eq(method.as_str())),
+            .filter(primary_tokens::method.eq(method)),
     )
     .execute(conn)?;
     diesel::insert_into(primary_tokens::table)
         .values((
             primary_tokens::endpoint_id.eq(endpoint_id),
-            primary_tokens::method.eq(method.as_str()),
-            primary_tokens::token_hash.eq(hash.as_bytes()),
+            primary_tokens::method.eq(method),
+            primary_tokens::token_hash.eq(hash),
             primary_tokens::hint.eq(hint),
             primary_tokens::created_at.eq(now),
         ))
@@ -156,7 +156,7 @@ pub fn delete_primary_token(
     diesel::delete(
         primary_tokens::table
             .filter(primary_tokens::endpoint_id.eq(endpoint_id))
-            .filter(primary_tokens::method.eq(method.as_str())),
+            .filter(primary_tokens::method.eq(method)),
     )
     .execute(conn)
 }
@@ -171,7 +171,7 @@ pub fn find_primary_by_hash(
     hash: &TokenHash,
 ) -> QueryResult<Option<PrimaryTokenRow>> {
     primary_tokens::table
-        .filter(primary_tokens::token_hash.eq(hash.as_bytes()))
+        .filter(primary_tokens::token_hash.eq(hash))
         .select(PrimaryTokenRow::as_select())
         .first(conn)
         .optional()

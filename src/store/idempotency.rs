@@ -55,29 +55,40 @@ pub fn delete_expired(
     .execute(conn)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn insert(
-    conn: &mut DbConn,
-    endpoint_id: i64,
-    principal: &str,
-    key: &str,
-    body_hash: &[u8],
-    record_id: i64,
-    received_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::endpoint_id.eq(endpoint_id),
-            idempotency_keys::principal.eq(principal),
-            idempotency_keys::idem_key.eq(key),
-            idempotency_keys::body_hash.eq(body_hash),
-            idempotency_keys::record_id.eq(record_id),
-            idempotency_keys::received_at.eq(received_at),
-            idempotency_keys::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// A first response to remember for a key.
+pub struct NewKey<'a> {
+    pub endpoint_id: i64,
+    pub principal: &'a str,
+    pub key: &'a str,
+    pub body_hash: &'a [u8],
+    pub record_id: i64,
+    pub received_at: NaiveDateTime,
+}
+
+/// Remembers `new` unless another transaction remembered the same key first
+/// (`false` then: that one's response stands). Never fails on the conflict, so the
+/// caller's transaction stays usable without a savepoint.
+pub fn insert_if_absent(conn: &mut DbConn, new: &NewKey<'_>) -> QueryResult<bool> {
+    let values = (
+        idempotency_keys::endpoint_id.eq(new.endpoint_id),
+        idempotency_keys::principal.eq(new.principal),
+        idempotency_keys::idem_key.eq(new.key),
+        idempotency_keys::body_hash.eq(new.body_hash),
+        idempotency_keys::record_id.eq(new.record_id),
+        idempotency_keys::received_at.eq(new.received_at),
+        idempotency_keys::created_at.eq(new.received_at),
+    );
+    let inserted = match conn {
+        DbConn::Postgres(c) => diesel::insert_into(idempotency_keys::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(idempotency_keys::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 pub fn purge_older_than(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {

@@ -12,14 +12,14 @@ use crate::domain::endpoint::Method;
 pub struct MappingRow {
     pub token_id: i64,
     pub endpoint_id: i64,
-    pub method: String,
+    pub method: Method,
     pub enabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
 #[diesel::dsl::auto_type]
-fn key(token_id: i64, endpoint_id: i64, method: &'static str) -> _ {
+fn key(token_id: i64, endpoint_id: i64, method: Method) -> _ {
     mappings::table
         .filter(mappings::token_id.eq(token_id))
         .filter(mappings::endpoint_id.eq(endpoint_id))
@@ -32,7 +32,7 @@ pub fn find(
     endpoint_id: i64,
     method: Method,
 ) -> QueryResult<Option<MappingRow>> {
-    key(token_id, endpoint_id, method.as_str())
+    key(token_id, endpoint_id, method)
         .select(MappingRow::as_select())
         .first(conn)
         .optional()
@@ -47,7 +47,7 @@ pub fn put(
     enabled: bool,
     now: NaiveDateTime,
 ) -> QueryResult<(MappingRow, bool)> {
-    let updated = diesel::update(key(token_id, endpoint_id, method.as_str()))
+    let updated = diesel::update(key(token_id, endpoint_id, method))
         .set((mappings::enabled.eq(enabled), mappings::updated_at.eq(now)))
         .execute(conn)?;
     let created = updated == 0;
@@ -56,14 +56,14 @@ pub fn put(
             .values((
                 mappings::token_id.eq(token_id),
                 mappings::endpoint_id.eq(endpoint_id),
-                mappings::method.eq(method.as_str()),
+                mappings::method.eq(method),
                 mappings::enabled.eq(enabled),
                 mappings::created_at.eq(now),
                 mappings::updated_at.eq(now),
             ))
             .execute(conn)?;
     }
-    let row = key(token_id, endpoint_id, method.as_str())
+    let row = key(token_id, endpoint_id, method)
         .select(MappingRow::as_select())
         .first(conn)?;
     Ok((row, created))
@@ -75,7 +75,7 @@ pub fn delete(
     endpoint_id: i64,
     method: Method,
 ) -> QueryResult<usize> {
-    diesel::delete(key(token_id, endpoint_id, method.as_str())).execute(conn)
+    diesel::delete(key(token_id, endpoint_id, method)).execute(conn)
 }
 
 pub fn of_token(conn: &mut DbConn, token_id: i64) -> QueryResult<Vec<MappingRow>> {

@@ -11,6 +11,12 @@ pub mod records;
 pub mod tokens;
 pub mod users;
 
+/// A round trip to the database (readiness).
+pub fn ping(conn: &mut crate::db::DbConn) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SELECT 1")
+}
+
 /// Escapes `%`, `_` and the escape character itself for a `LIKE ... ESCAPE '\'` pattern.
 pub fn like_pattern(needle: &str) -> String {
     let mut out = String::with_capacity(needle.len() + 2);

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::tokens;
 use crate::db::DbConn;
+use crate::domain::endpoint::IpAllowlist;
 use crate::domain::token::TokenHash;
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
@@ -13,15 +14,15 @@ pub struct TokenRow {
     pub id: i64,
     pub name: String,
     pub description: String,
-    pub token_hash: Vec<u8>,
+    pub token_hash: TokenHash,
     pub hint: String,
-    pub previous_hash: Option<Vec<u8>>,
+    pub previous_hash: Option<TokenHash>,
     pub previous_valid_until: Option<NaiveDateTime>,
     pub enabled: bool,
     pub active: bool,
     pub expires_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
-    pub ip_allowlist: Option<String>,
+    pub ip_allowlist: Option<IpAllowlist>,
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -33,13 +34,13 @@ pub struct TokenRow {
 pub struct NewToken<'a> {
     pub name: &'a str,
     pub description: &'a str,
-    pub token_hash: &'a [u8],
+    pub token_hash: &'a TokenHash,
     pub hint: &'a str,
     pub enabled: bool,
     pub active: bool,
     pub expires_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
-    pub ip_allowlist: Option<String>,
+    pub ip_allowlist: Option<IpAllowlist>,
     pub created_by: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -63,7 +64,7 @@ pub struct TokenChanges {
     pub active: Option<bool>,
     pub expires_at: Option<Option<NaiveDateTime>>,
     pub rate_limit_per_minute: Option<Option<i32>>,
-    pub ip_allowlist: Option<Option<String>>,
+    pub ip_allowlist: Option<Option<IpAllowlist>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -173,7 +174,7 @@ pub fn rotate(
     let previous = previous_valid_until.map(|_| current.token_hash);
     diesel::update(tokens::table.find(id))
         .set((
-            tokens::token_hash.eq(hash.as_bytes()),
+            tokens::token_hash.eq(hash),
             tokens::hint.eq(hint),
             tokens::previous_hash.eq(previous),
             tokens::previous_valid_until.eq(previous_valid_until),
@@ -186,7 +187,7 @@ pub fn rotate(
 /// The token whose current value, or value replaced during a grace period, hashes to `hash`.
 pub fn find_by_hash(conn: &mut DbConn, hash: &TokenHash) -> QueryResult<Option<TokenRow>> {
     let current = tokens::table
-        .filter(tokens::token_hash.eq(hash.as_bytes()))
+        .filter(tokens::token_hash.eq(hash))
         .select(TokenRow::as_select())
         .first(conn)
         .optional()?;
@@ -194,7 +195,7 @@ pub fn find_by_hash(conn: &mut DbConn, hash: &TokenHash) -> QueryResult<Option<T
         return Ok(current);
     }
     tokens::table
-        .filter(tokens::previous_hash.eq(hash.as_bytes()))
+        .filter(tokens::previous_hash.eq(hash))
         .select(TokenRow::as_select())
         .first(conn)
         .optional()

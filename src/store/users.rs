@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::{api_keys, sessions, users};
 use crate::db::DbConn;
 use crate::domain::token::TokenHash;
+use crate::domain::user::Role;
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -13,7 +14,7 @@ pub struct UserRow {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -24,7 +25,7 @@ pub struct ApiKeyRow {
     pub id: i64,
     pub user_id: i64,
     pub name: String,
-    pub key_hash: Vec<u8>,
+    pub key_hash: TokenHash,
     pub hint: String,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
@@ -35,8 +36,8 @@ pub struct ApiKeyRow {
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
     pub id: i64,
-    pub session_hash: Vec<u8>,
-    pub csrf_hash: Vec<u8>,
+    pub session_hash: TokenHash,
+    pub csrf_hash: TokenHash,
     pub user_id: i64,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
@@ -54,7 +55,7 @@ pub fn insert(
     conn: &mut DbConn,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<UserRow> {
     diesel::insert_into(users::table)
@@ -94,7 +95,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
 
 pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
     users::table
-        .filter(users::role.eq("admin"))
+        .filter(users::role.eq(Role::Admin))
         .count()
         .get_result(conn)
 }
@@ -102,7 +103,7 @@ pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
 pub fn update(
     conn: &mut DbConn,
     id: i64,
-    role: Option<&str>,
+    role: Option<Role>,
     password_hash: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<UserRow> {
@@ -136,8 +137,8 @@ pub fn insert_session(
 ) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values((
-            sessions::session_hash.eq(session.as_bytes()),
-            sessions::csrf_hash.eq(csrf.as_bytes()),
+            sessions::session_hash.eq(session),
+            sessions::csrf_hash.eq(csrf),
             sessions::user_id.eq(user_id),
             sessions::created_at.eq(now),
             sessions::expires_at.eq(expires_at),
@@ -154,7 +155,7 @@ pub fn find_session(
 ) -> QueryResult<Option<(SessionRow, UserRow)>> {
     sessions::table
         .inner_join(users::table)
-        .filter(sessions::session_hash.eq(session.as_bytes()))
+        .filter(sessions::session_hash.eq(session))
         .filter(sessions::expires_at.gt(now))
         .select((SessionRow::as_select(), UserRow::as_select()))
         .first(conn)
@@ -162,8 +163,7 @@ pub fn find_session(
 }
 
 pub fn delete_session(conn: &mut DbConn, session: &TokenHash) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::session_hash.eq(session.as_bytes())))
-        .execute(conn)
+    diesel::delete(sessions::table.filter(sessions::session_hash.eq(session))).execute(conn)
 }
 
 pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
@@ -187,7 +187,7 @@ pub fn insert_api_key(
         .values((
             api_keys::user_id.eq(user_id),
             api_keys::name.eq(name),
-            api_keys::key_hash.eq(hash.as_bytes()),
+            api_keys::key_hash.eq(hash),
             api_keys::hint.eq(hint),
             api_keys::created_at.eq(now),
             api_keys::expires_at.eq(expires_at),
@@ -225,7 +225,7 @@ pub fn find_api_key(
 ) -> QueryResult<Option<(ApiKeyRow, UserRow)>> {
     api_keys::table
         .inner_join(users::table)
-        .filter(api_keys::key_hash.eq(hash.as_bytes()))
+        .filter(api_keys::key_hash.eq(hash))
         .filter(
             api_keys::expires_at
                 .is_null()
@@ -253,7 +253,7 @@ mod tests {
             id: 1,
             username: "ana".into(),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
-            role: "admin".into(),
+            role: Role::Admin,
             created_at: at,
             updated_at: at,
         };

@@ -3,37 +3,36 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::{show_time, UiForm, UiResult, UiUser};
-use crate::api::users::{create_user, delete_user, CreateUser, UserOut};
-use crate::auth::Role;
+use super::{show_time, UiForm, UiUser};
 use crate::domain::secret::Password;
-use crate::error::AppError;
-use crate::store;
-use crate::AppState;
+use crate::domain::user::Role;
+use crate::error::{AppError, AppResult};
+use crate::operations::audit;
+use crate::operations::users::{self, CreateUser};
+use crate::state::AppState;
 
 const AUDIT_PAGE: i64 = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/users")
-            .route(web::get().to(users))
+            .route(web::get().to(list_users))
             .route(web::post().to(add_user)),
     );
     cfg.service(web::resource("/users/{id}/delete").route(web::post().to(remove_user)));
-    cfg.service(web::resource("/audit").route(web::get().to(audit)));
+    cfg.service(web::resource("/audit").route(web::get().to(audit_log)));
 }
 
-async fn users(user: UiUser, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn list_users(user: UiUser, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let rows = state.db(|conn| Ok(store::users::list(conn)?)).await?;
-    let users: Vec<UserOut> = rows.into_iter().map(UserOut::from).collect();
+    let users = users::list(&state).await?;
     let mut ctx = user.context("users", "Users");
     ctx.insert("users", &users);
     ctx.insert("me", &user.caller.user_id);
     user.render("users.html", &ctx)
 }
 
-async fn add_user(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn add_user(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let role = form
         .get("role")
@@ -42,16 +41,15 @@ async fn add_user(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResp
         .map_err(|e| AppError::validation("role", e));
     let result = match role {
         Ok(role) => {
-            create_user(
-                form.caller(),
-                &state,
-                CreateUser {
-                    username: form.text("username").trim().to_owned(),
-                    role,
-                    password: Password::new(form.text("password")),
-                },
-            )
-            .await
+            let req = CreateUser {
+                username: form.text("username").trim().to_owned(),
+                role,
+                password: Password::new(form.text("password")),
+            };
+            match req.validate().await {
+                Ok(spec) => users::create(&state, form.caller(), spec).await,
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -64,14 +62,14 @@ async fn remove_user(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     if let Some(page) = form.confirm(
         "Remove this user? Their sessions and API keys end at once. This cannot be undone.",
     ) {
         return page;
     }
-    let r = delete_user(form.caller(), &state, id.into_inner()).await;
+    let r = users::delete(&state, form.caller(), id.into_inner()).await;
     form.finish("/ui/users", r, |()| "User removed.".into())
 }
 
@@ -85,9 +83,9 @@ struct AuditView {
 }
 
 /// `{"name":"shop-app","hint":"abcd…wxyz"}` → `name: shop-app · hint: abcd…wxyz`.
-fn readable(detail: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(detail) {
-        Ok(serde_json::Value::Object(m)) => m
+fn readable(detail: &serde_json::Value) -> String {
+    match detail {
+        serde_json::Value::Object(m) => m
             .iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
@@ -96,7 +94,7 @@ fn readable(detail: &str) -> String {
             })
             .collect::<Vec<_>>()
             .join(" · "),
-        _ => detail.to_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -105,44 +103,35 @@ struct AuditQuery {
     before: Option<String>,
 }
 
-async fn audit(
+async fn audit_log(
     user: UiUser,
     state: web::Data<AppState>,
     q: web::Query<AuditQuery>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let before = match q.before.as_deref().map(str::parse::<i64>) {
         None => None,
         Some(Ok(b)) => Some(b),
-        Some(Err(_)) => {
-            return Err(AppError::validation("before", "must be an integer").into());
-        }
+        Some(Err(_)) => return Err(AppError::validation("before", "must be an integer")),
     };
-    let mut rows = state
-        .db(move |conn| Ok(store::audit::page(conn, before, AUDIT_PAGE + 1)?))
-        .await?;
-    let next = if rows.len() as i64 > AUDIT_PAGE {
-        rows.truncate(AUDIT_PAGE as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    let entries: Vec<AuditView> = rows
+    let page = audit::page(&state, before, AUDIT_PAGE).await?;
+    let entries: Vec<AuditView> = page
+        .entries
         .into_iter()
         .map(|r| AuditView {
-            at: show_time(r.at.and_utc()),
+            at: show_time(r.at),
             actor: r.actor,
-            action: r.action,
+            action: r.action.as_str().to_owned(),
             target: match r.target_id {
                 Some(id) => format!("{} #{id}", r.target_type),
-                None => r.target_type,
+                None => r.target_type.as_str().to_owned(),
             },
             detail: readable(&r.detail),
         })
         .collect();
     let mut ctx = user.context("audit", "Audit log");
     ctx.insert("entries", &entries);
-    ctx.insert("next", &next);
+    ctx.insert("next", &page.next);
     ctx.insert("paged", &before.is_some());
     user.render("audit.html", &ctx)
 }

@@ -6,17 +6,17 @@ use std::str::FromStr;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::{int_field, list_field, Revealed, UiForm, UiResult, UiUser};
-use crate::api::endpoints::{
-    create_endpoint, delete_endpoint, endpoint_tokens, get_endpoint, list_endpoints,
-    regenerate_primary, update_endpoint, CreateEndpoint, EndpointOut, UpdateEndpoint,
-};
-use crate::api::tokens::{remove_mapping, set_mapping};
+use super::page::redirect_with;
+use super::{int_field, list_field, Revealed, UiForm, UiUser};
 use crate::domain::endpoint::{primary_methods, AuthType, Method};
-use crate::error::AppError;
-use crate::store;
+use crate::error::{AppError, AppResult};
+use crate::operations::endpoints::{
+    self as ops, CreateEndpoint, EndpointOut, PrimaryTokenInfo, UpdateEndpoint,
+};
+use crate::operations::tokens::TokenOut;
+use crate::operations::{mappings, primary_tokens};
+use crate::state::AppState;
 use crate::store::tokens::StateFilter;
-use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -46,22 +46,15 @@ struct ListRow {
     calls_24h: i64,
 }
 
-async fn list(user: UiUser, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn list(user: UiUser, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let endpoints = list_endpoints(&state).await?;
-    let since = state.clock.now() - chrono::TimeDelta::hours(24);
-    let (tokens, calls) = state
-        .db(move |conn| {
-            let t: BTreeMap<i64, i64> = store::mappings::count_tokens_by_endpoint(conn)?
-                .into_iter()
-                .collect();
-            let c: BTreeMap<i64, i64> = store::calls::count_since(conn, since)?
-                .into_iter()
-                .filter_map(|(e, n)| e.map(|e| (e, n)))
-                .collect();
-            Ok((t, c))
-        })
-        .await?;
+    let endpoints = ops::list(&state).await?;
+    let (tokens, calls) = ops::activity(&state).await?;
+    let tokens: BTreeMap<i64, i64> = tokens.into_iter().collect();
+    let calls: BTreeMap<i64, i64> = calls
+        .into_iter()
+        .filter_map(|(e, n)| e.map(|e| (e, n)))
+        .collect();
     let rows: Vec<ListRow> = endpoints
         .into_iter()
         .map(|e| ListRow {
@@ -75,7 +68,7 @@ async fn list(user: UiUser, state: web::Data<AppState>) -> UiResult<HttpResponse
     user.render("endpoints.html", &ctx)
 }
 
-async fn new_page(user: UiUser) -> UiResult<HttpResponse> {
+async fn new_page(user: UiUser) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let ctx = user.context("endpoints", "New endpoint");
     user.render("endpoint_new.html", &ctx)
@@ -86,7 +79,7 @@ fn auth_field(form: &UiForm) -> Result<AuthType, AppError> {
         .map_err(|e| AppError::validation("auth", e))
 }
 
-async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn create(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let req = (|| {
         Ok::<_, AppError>(CreateEndpoint {
@@ -101,8 +94,8 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpRespon
             ip_allowlist: list_field(&form.text("ip_allowlist")),
         })
     })();
-    let result = match req {
-        Ok(req) => create_endpoint(form.caller(), &state, req).await,
+    let result = match req.and_then(CreateEndpoint::validate) {
+        Ok(spec) => ops::create(&state, form.caller(), spec).await,
         Err(e) => Err(e),
     };
     match result {
@@ -110,7 +103,7 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpRespon
             let fresh = e.primary_tokens.take().unwrap_or_default();
             tokens_page(&form.user, &state, e.id, false, fresh, "Endpoint created.").await
         }
-        Err(e) => form.finish("/ui/endpoints", Err::<(), _>(e), |_| String::new()),
+        Err(e) => form.fail("/ui/endpoints", e),
     }
 }
 
@@ -118,9 +111,9 @@ async fn general(
     user: UiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let e = get_endpoint(&state, id.into_inner()).await?;
+    let e = ops::get(&state, id.into_inner()).await?;
     let mut ctx = user.context("endpoints", &e.name);
     ctx.insert("tab", "general");
     ctx.insert("e", &e);
@@ -135,7 +128,7 @@ async fn save(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     let req = (|| {
@@ -151,8 +144,8 @@ async fn save(
             ip_allowlist: Some(list_field(&form.text("ip_allowlist"))),
         })
     })();
-    let result = match req {
-        Ok(req) => update_endpoint(form.caller(), &state, id, req).await,
+    let result = match req.and_then(UpdateEndpoint::validate) {
+        Ok(changes) => ops::update(&state, form.caller(), id, changes).await,
         Err(e) => Err(e),
     };
     match result {
@@ -171,9 +164,7 @@ async fn save(
             }
             None => form.finish(&format!("/ui/endpoints/{id}"), Ok(()), |_| "Saved.".into()),
         },
-        Err(e) => form.finish(&format!("/ui/endpoints/{id}"), Err::<(), _>(e), |_| {
-            String::new()
-        }),
+        Err(e) => form.fail(&format!("/ui/endpoints/{id}"), e),
     }
 }
 
@@ -181,7 +172,7 @@ async fn set_enabled(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     let on = form.flag("enabled");
@@ -192,18 +183,10 @@ async fn set_enabled(
             return page;
         }
     }
-    let req = UpdateEndpoint {
-        slug: None,
-        name: None,
-        description: None,
-        auth: None,
-        allow_delete: None,
-        enabled: Some(on),
-        max_body_bytes: None,
-        retention_days: None,
-        ip_allowlist: None,
+    let r = match UpdateEndpoint::enabled(on).validate() {
+        Ok(changes) => ops::update(&state, form.caller(), id, changes).await,
+        Err(e) => Err(e),
     };
-    let r = update_endpoint(form.caller(), &state, id, req).await;
     form.finish("/ui/endpoints", r, |e| {
         format!("{} {}.", e.name, if on { "enabled" } else { "disabled" })
     })
@@ -213,7 +196,7 @@ async fn delete(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     if let Some(page) = form.confirm(
@@ -221,14 +204,9 @@ async fn delete(
     ) {
         return page;
     }
-    let r = delete_endpoint(form.caller(), &state, id).await;
-    match r {
-        Ok(()) => Ok(super::redirect_with(
-            "/ui/endpoints",
-            "ok",
-            "Endpoint deleted.",
-        )),
-        Err(e) => form.finish("/ui/endpoints", Err::<(), _>(e), |_| String::new()),
+    match ops::delete(&state, form.caller(), id).await {
+        Ok(()) => Ok(redirect_with("/ui/endpoints", "ok", "Endpoint deleted.")),
+        Err(e) => form.fail("/ui/endpoints", e),
     }
 }
 
@@ -242,7 +220,7 @@ async fn tokens_tab(
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<TabQuery>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let hide = q
         .hide_unassigned
@@ -262,12 +240,12 @@ struct Cell {
 #[derive(Serialize)]
 struct Primary<'a> {
     method: &'static str,
-    p: &'a crate::api::endpoints::PrimaryTokenInfo,
+    p: &'a PrimaryTokenInfo,
 }
 
 #[derive(Serialize)]
 struct TokenLine {
-    t: crate::api::tokens::TokenOut,
+    t: TokenOut,
     cells: Vec<Cell>,
 }
 
@@ -278,10 +256,10 @@ async fn tokens_page(
     hide_unassigned: bool,
     fresh: BTreeMap<String, String>,
     note: &str,
-) -> UiResult<HttpResponse> {
-    let e = get_endpoint(state, id).await?;
+) -> AppResult<HttpResponse> {
+    let e = ops::get(state, id).await?;
     let methods = primary_methods(e.auth, e.allow_delete);
-    let tokens = endpoint_tokens(
+    let tokens = mappings::endpoint_tokens(
         state,
         id,
         StateFilter::Active,
@@ -342,26 +320,20 @@ async fn regenerate(
     form: UiForm,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let (id, method) = path.into_inner();
     let back = format!("/ui/endpoints/{id}/tokens");
     let method = match Method::from_str(&method) {
         Ok(m) => m,
-        Err(e) => {
-            return form.finish(
-                &back,
-                Err::<(), _>(AppError::validation("method", e)),
-                |_| String::new(),
-            )
-        }
+        Err(e) => return form.fail(&back, AppError::validation("method", e)),
     };
     if let Some(page) = form.confirm(&format!(
         "Generate a new {method} primary token? The current value stops working at once."
     )) {
         return page;
     }
-    match regenerate_primary(form.caller(), &state, id, method).await {
+    match primary_tokens::regenerate(&state, form.caller(), id, method).await {
         Ok(r) => {
             let fresh = BTreeMap::from([(r.method.as_str().to_owned(), r.token)]);
             tokens_page(
@@ -374,7 +346,7 @@ async fn regenerate(
             )
             .await
         }
-        Err(e) => form.finish(&back, Err::<(), _>(e), |_| String::new()),
+        Err(e) => form.fail(&back, e),
     }
 }
 
@@ -382,7 +354,7 @@ async fn mapping(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     mapping_action(&form, &state, id, &format!("/ui/endpoints/{id}/tokens")).await
@@ -394,7 +366,7 @@ pub async fn mapping_action(
     state: &AppState,
     endpoint_id: i64,
     fallback: &str,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     let parsed = (|| {
         let token_id: i64 = int_field(form, "token_id")?
             .ok_or_else(|| AppError::validation("token_id", "is required"))?;
@@ -404,13 +376,13 @@ pub async fn mapping_action(
     })();
     let (token_id, method) = match parsed {
         Ok(v) => v,
-        Err(e) => return form.finish(fallback, Err::<(), _>(e), |_| String::new()),
+        Err(e) => return form.fail(fallback, e),
     };
     let action = form.get("action").unwrap_or_default();
     let result = match action {
-        "on" | "off" => set_mapping(
-            form.caller(),
+        "on" | "off" => mappings::set(
             state,
+            form.caller(),
             token_id,
             endpoint_id,
             method,
@@ -429,7 +401,7 @@ pub async fn mapping_action(
             )) {
                 return page;
             }
-            remove_mapping(form.caller(), state, token_id, endpoint_id, method)
+            mappings::remove(state, form.caller(), token_id, endpoint_id, method)
                 .await
                 .map(|()| format!("{method} mapping removed."))
         }

@@ -4,18 +4,17 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::{int_field, list_field, time_field, Revealed, UiForm, UiResult, UiUser};
-use crate::api::endpoints::list_endpoints;
-use crate::api::tokens::{
-    bulk_apply, change_lifecycle, create_token, delete_token, regenerate_token, update_token,
-    BulkAction, BulkRequest, CreateToken, Lifecycle, RegenerateToken, TokenOut, TokenWithValue,
-    UpdateToken,
-};
+use super::page::redirect_with;
+use super::{int_field, list_field, time_field, Revealed, UiForm, UiUser};
 use crate::domain::endpoint::primary_methods;
-use crate::error::{missing, AppError};
-use crate::store;
+use crate::error::{AppError, AppResult};
+use crate::operations::tokens::lifecycle::{self, BulkAction, BulkRequest, Lifecycle};
+use crate::operations::tokens::{
+    self as ops, CreateToken, RegenerateToken, TokenOut, TokenWithValue, UpdateToken,
+};
+use crate::operations::{endpoints, mappings};
+use crate::state::AppState;
 use crate::store::tokens::StateFilter;
-use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -47,7 +46,7 @@ async fn list(
     user: UiUser,
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let inactive = q.show.as_deref() == Some("inactive");
     let filter = if inactive {
@@ -55,18 +54,14 @@ async fn list(
     } else {
         StateFilter::Active
     };
-    let now = state.clock.now();
-    let rows = state
-        .db(move |conn| Ok(store::tokens::list(conn, filter)?))
-        .await?;
-    let tokens: Vec<TokenOut> = rows.into_iter().map(|t| TokenOut::at(t, now)).collect();
+    let tokens = ops::list(&state, filter).await?;
     let mut ctx = user.context("tokens", "Endpoint tokens");
     ctx.insert("tokens", &tokens);
     ctx.insert("inactive", &inactive);
     user.render("tokens.html", &ctx)
 }
 
-async fn new_page(user: UiUser) -> UiResult<HttpResponse> {
+async fn new_page(user: UiUser) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let ctx = user.context("tokens", "New endpoint token");
     user.render("token_new.html", &ctx)
@@ -76,7 +71,7 @@ fn expiry(form: &UiForm) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppErr
     time_field(&form.text("expires_at")).map_err(|e| AppError::validation("expires_at", e))
 }
 
-async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn create(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let req = (|| {
         Ok::<_, AppError>(CreateToken {
@@ -88,13 +83,13 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpRespon
             ip_allowlist: list_field(&form.text("ip_allowlist")),
         })
     })();
-    let result = match req {
-        Ok(req) => create_token(form.caller(), &state, req).await,
+    let result = match req.and_then(CreateToken::validate) {
+        Ok(spec) => ops::create(&state, form.caller(), spec).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(t) => token_page(&form.user, &state, t.details.id, Some(t), "Token created.").await,
-        Err(e) => form.finish("/ui/tokens", Err::<(), _>(e), |_| String::new()),
+        Err(e) => form.fail("/ui/tokens", e),
     }
 }
 
@@ -114,16 +109,10 @@ struct AssignRow {
 }
 
 /// The token and its "Assign endpoint token" matrix: every token endpoint × method.
-async fn token_and_matrix(state: &AppState, id: i64) -> UiResult<(TokenOut, Vec<AssignRow>)> {
-    let now = state.clock.now();
-    let (row, maps) = state
-        .db(move |conn| {
-            let t = store::tokens::find(conn, id).map_err(missing("token"))?;
-            let m = store::mappings::of_token(conn, id)?;
-            Ok((t, m))
-        })
-        .await?;
-    let endpoints = list_endpoints(state).await?;
+async fn token_and_matrix(state: &AppState, id: i64) -> AppResult<(TokenOut, Vec<AssignRow>)> {
+    let token = ops::get(state, id).await?;
+    let maps = mappings::of_token(state, id).await?;
+    let endpoints = endpoints::list(state).await?;
     let assign: Vec<AssignRow> = endpoints
         .into_iter()
         .filter_map(|e| {
@@ -137,7 +126,7 @@ async fn token_and_matrix(state: &AppState, id: i64) -> UiResult<(TokenOut, Vec<
                     method: m.as_str(),
                     state: match maps
                         .iter()
-                        .find(|x| x.endpoint_id == e.id && x.method == m.as_str())
+                        .find(|x| x.endpoint_id == e.id && x.method == *m)
                     {
                         Some(x) if x.enabled => "on",
                         Some(_) => "off",
@@ -154,14 +143,14 @@ async fn token_and_matrix(state: &AppState, id: i64) -> UiResult<(TokenOut, Vec<
             })
         })
         .collect();
-    Ok((TokenOut::at(row, now), assign))
+    Ok((token, assign))
 }
 
 async fn assign_page(
     user: UiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let id = id.into_inner();
     let (t, assign) = token_and_matrix(&state, id).await?;
@@ -178,7 +167,7 @@ async fn token_page(
     id: i64,
     revealed: Option<TokenWithValue>,
     note: &str,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     let (t, assign) = token_and_matrix(state, id).await?;
     let mut ctx = user.context("tokens", &t.name);
     ctx.insert(
@@ -210,7 +199,7 @@ async fn page(
     user: UiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     user.require_admin()?;
     token_page(&user, &state, id.into_inner(), None, "").await
 }
@@ -219,7 +208,7 @@ async fn save(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     let req = (|| {
@@ -232,8 +221,8 @@ async fn save(
             ip_allowlist: Some(list_field(&form.text("ip_allowlist"))),
         })
     })();
-    let result = match req {
-        Ok(req) => update_token(form.caller(), &state, id, req).await,
+    let result = match req.and_then(UpdateToken::validate) {
+        Ok(patch) => ops::update(&state, form.caller(), id, patch).await,
         Err(e) => Err(e),
     };
     form.finish(&format!("/ui/tokens/{id}"), result, |_| "Saved.".into())
@@ -243,7 +232,7 @@ async fn set_enabled(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let on = form.flag("enabled");
     if !on {
@@ -254,14 +243,13 @@ async fn set_enabled(
         }
     }
     let req = UpdateToken {
-        name: None,
-        description: None,
         enabled: Some(on),
-        expires_at: None,
-        rate_limit_per_minute: None,
-        ip_allowlist: None,
+        ..UpdateToken::default()
     };
-    let r = update_token(form.caller(), &state, id.into_inner(), req).await;
+    let r = match req.validate() {
+        Ok(patch) => ops::update(&state, form.caller(), id.into_inner(), patch).await,
+        Err(e) => Err(e),
+    };
     form.finish("/ui/tokens", r, |t| {
         format!("{} {}.", t.name, if on { "enabled" } else { "disabled" })
     })
@@ -271,20 +259,16 @@ async fn lifecycle(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let what = match form.get("action") {
         Some("deactivate") => Lifecycle::Deactivate,
         Some("activate") => Lifecycle::Activate,
         Some("renew") => Lifecycle::Renew,
         _ => {
-            return form.finish(
+            return form.fail(
                 "/ui/tokens",
-                Err::<(), _>(AppError::validation(
-                    "action",
-                    "must be deactivate, activate or renew",
-                )),
-                |_| String::new(),
+                AppError::validation("action", "must be deactivate, activate or renew"),
             )
         }
     };
@@ -295,7 +279,7 @@ async fn lifecycle(
             return page;
         }
     }
-    let r = change_lifecycle(form.caller(), &state, id.into_inner(), what).await;
+    let r = lifecycle::apply(&state, form.caller(), id.into_inner(), what).await;
     form.finish("/ui/tokens", r, |t| match what {
         Lifecycle::Deactivate => format!("{} deactivated.", t.name),
         Lifecycle::Activate => format!("{} activated.", t.name),
@@ -311,16 +295,12 @@ async fn rotate(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     let grace = match int_field::<i64>(&form, "grace_seconds") {
         Ok(g) => g.unwrap_or(0),
-        Err(e) => {
-            return form.finish(&format!("/ui/tokens/{id}"), Err::<(), _>(e), |_| {
-                String::new()
-            })
-        }
+        Err(e) => return form.fail(&format!("/ui/tokens/{id}"), e),
     };
     if let Some(page) = form.confirm(if grace == 0 {
         "Generate a new value for this token? The current value stops working at once."
@@ -329,20 +309,17 @@ async fn rotate(
     }) {
         return page;
     }
-    match regenerate_token(
-        form.caller(),
-        &state,
-        id,
-        RegenerateToken {
-            grace_seconds: grace,
-        },
-    )
-    .await
-    {
+    let grace = RegenerateToken {
+        grace_seconds: grace,
+    }
+    .validate();
+    let result = match grace {
+        Ok(grace) => ops::regenerate(&state, form.caller(), id, grace).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(t) => token_page(&form.user, &state, id, Some(t), "New value generated.").await,
-        Err(e) => form.finish(&format!("/ui/tokens/{id}"), Err::<(), _>(e), |_| {
-            String::new()
-        }),
+        Err(e) => form.fail(&format!("/ui/tokens/{id}"), e),
     }
 }
 
@@ -350,16 +327,16 @@ async fn delete(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     if let Some(page) = form.confirm(
         "Delete this token for good? Applications using it are refused at once; its calls keep its name in the data viewer. This cannot be undone.",
     ) {
         return page;
     }
-    match delete_token(form.caller(), &state, id.into_inner()).await {
-        Ok(()) => Ok(super::redirect_with("/ui/tokens", "ok", "Token deleted.")),
-        Err(e) => form.finish("/ui/tokens", Err::<(), _>(e), |_| String::new()),
+    match ops::delete(&state, form.caller(), id.into_inner()).await {
+        Ok(()) => Ok(redirect_with("/ui/tokens", "ok", "Token deleted.")),
+        Err(e) => form.fail("/ui/tokens", e),
     }
 }
 
@@ -367,28 +344,23 @@ async fn mapping(
     form: UiForm,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
+) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
     let endpoint_id = match int_field::<i64>(&form, "endpoint_id") {
         Ok(Some(e)) => e,
         Ok(None) => {
-            return form.finish(
+            return form.fail(
                 &format!("/ui/tokens/{id}"),
-                Err::<(), _>(AppError::validation("endpoint_id", "is required")),
-                |_| String::new(),
+                AppError::validation("endpoint_id", "is required"),
             )
         }
-        Err(e) => {
-            return form.finish(&format!("/ui/tokens/{id}"), Err::<(), _>(e), |_| {
-                String::new()
-            })
-        }
+        Err(e) => return form.fail(&format!("/ui/tokens/{id}"), e),
     };
     super::endpoints::mapping_action(&form, &state, endpoint_id, &format!("/ui/tokens/{id}")).await
 }
 
-async fn bulk(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse> {
+async fn bulk(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let parsed = (|| {
         let action = match form.get("action") {
@@ -412,7 +384,7 @@ async fn bulk(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse
     })();
     let (action, ids) = match parsed {
         Ok(v) => v,
-        Err(e) => return form.finish("/ui/tokens", Err::<(), _>(e), |_| String::new()),
+        Err(e) => return form.fail("/ui/tokens", e),
     };
     let verb = form.get("action").unwrap_or_default().to_owned();
     if matches!(
@@ -427,7 +399,10 @@ async fn bulk(form: UiForm, state: web::Data<AppState>) -> UiResult<HttpResponse
             return page;
         }
     }
-    let r = bulk_apply(form.caller(), &state, BulkRequest { action, ids }).await;
+    let r = match (BulkRequest { action, ids }).validate() {
+        Ok(bulk) => lifecycle::bulk(&state, form.caller(), bulk).await,
+        Err(e) => Err(e),
+    };
     form.finish("/ui/tokens", r, |b| {
         format!("{} token(s) {verb}d.", b.affected)
     })

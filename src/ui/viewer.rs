@@ -6,23 +6,21 @@ use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{NaiveDateTime, TimeDelta};
 use serde::Serialize;
 
-use super::{show_bytes, show_time, time_field, UiError, UiResult, UiUser};
-use crate::api::calls::{call_detail, compute_stats, parse_pairs, CallOut, CallQuery};
-use crate::api::endpoints::list_endpoints;
-use crate::error::AppError;
-use crate::store;
-use crate::store::calls::StatsBy;
-use crate::AppState;
+use super::chart::{chart, Chart};
+use super::page::render;
+use super::{show_bytes, show_time, UiUser};
+use crate::calls::filter::{self, status_text, Syntax};
+use crate::calls::{view, Call, CallQuery};
+use crate::domain::call::TokenKind;
+use crate::error::AppResult;
+use crate::operations::{endpoints, tokens};
+use crate::state::AppState;
 
 const PAGE: i64 = 50;
 /// A live tail reconnects (and so re-authenticates) at least this often.
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
-const PALETTE: [&str; 6] = [
-    "#4f46e5", "#0891b2", "#d97706", "#db2777", "#16a34a", "#7c3aed",
-];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/viewer").route(web::get().to(viewer)));
@@ -31,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/viewer/calls/{id}").route(web::get().to(detail)));
 }
 
-/// The filter form's values, as typed, to refill the form.
+/// The filter form's values, to refill the form.
 #[derive(Debug, Default, Serialize)]
 struct FormValues {
     tokens: Vec<i64>,
@@ -43,78 +41,23 @@ struct FormValues {
     q: String,
 }
 
-/// The viewer's query translated for the management API.
-struct Translated {
-    /// The API's filter pairs (times as RFC 3339).
-    pairs: Vec<(String, String)>,
-    /// The form's values as typed.
-    form: FormValues,
-    cursor: Option<i64>,
-}
-
-/// The UI's query string → the management API's filters.
-fn api_pairs(query: &str) -> Result<Translated, AppError> {
-    let raw: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut pairs = Vec::new();
-    let mut form = FormValues::default();
-    let mut cursor = None;
-    for (k, v) in raw {
-        let v = v.trim().to_owned();
-        if v.is_empty() {
-            continue;
-        }
-        match k.as_str() {
-            "token" => {
-                let id = v
-                    .parse::<i64>()
-                    .map_err(|_| AppError::validation("token", "must be a token id"))?;
-                form.tokens.push(id);
-                pairs.push((k, v));
-            }
-            "endpoint" | "method" | "status" | "q" => {
-                match k.as_str() {
-                    "endpoint" => form.endpoint = v.clone(),
-                    "method" => form.method = v.clone(),
-                    "status" => form.status = v.clone(),
-                    _ => form.q = v.clone(),
-                }
-                pairs.push((k, v));
-            }
-            "since" | "until" => {
-                let t = time_field(&v).map_err(|e| AppError::validation(k.clone(), e))?;
-                if k == "since" {
-                    form.since = v.clone();
-                } else {
-                    form.until = v.clone();
-                }
-                if let Some(t) = t {
-                    pairs.push((k, t.to_rfc3339()));
-                }
-            }
-            "cursor" => {
-                cursor = Some(
-                    v.parse::<i64>()
-                        .map_err(|_| AppError::validation("cursor", "must be an integer"))?,
-                )
-            }
-            _ => {}
+impl FormValues {
+    fn of(q: &CallQuery) -> Self {
+        let f = &q.filter;
+        let local = |t: Option<chrono::NaiveDateTime>| {
+            t.map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+                .unwrap_or_default()
+        };
+        Self {
+            tokens: f.token_ids.clone(),
+            endpoint: f.endpoint_id.map(|e| e.to_string()).unwrap_or_default(),
+            method: f.method.clone().unwrap_or_default(),
+            status: f.status.map(status_text).unwrap_or_default(),
+            since: local(f.since),
+            until: local(f.until),
+            q: f.q.clone().unwrap_or_default(),
         }
     }
-    Ok(Translated {
-        pairs,
-        form,
-        cursor,
-    })
-}
-
-fn encode(pairs: &[(String, String)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
 }
 
 /// A call as a table row shows it.
@@ -136,23 +79,23 @@ pub struct CallView {
     repeats: i64,
 }
 
-impl From<CallOut> for CallView {
-    fn from(c: CallOut) -> Self {
-        let token = match (c.token_kind.as_str(), c.token_name, c.token_method) {
-            ("secondary", Some(n), _) => n,
-            ("secondary", None, _) => format!("token #{}", c.token_id.unwrap_or_default()),
-            ("primary", _, Some(m)) => format!("primary {m}"),
-            ("primary", _, None) => "primary".into(),
-            ("none", ..) => "none (public)".into(),
-            _ => "unknown".into(),
+impl From<Call> for CallView {
+    fn from(c: Call) -> Self {
+        let token = match (c.token_kind, c.token_name, c.token_method) {
+            (TokenKind::Secondary, Some(n), _) => n,
+            (TokenKind::Secondary, None, _) => format!("token #{}", c.token_id.unwrap_or_default()),
+            (TokenKind::Primary, _, Some(m)) => format!("primary {m}"),
+            (TokenKind::Primary, _, None) => "primary".into(),
+            (TokenKind::None, ..) => "none (public)".into(),
+            (TokenKind::Unknown, ..) => "unknown".into(),
         };
         Self {
             id: c.id,
-            at: show_time(c.at),
+            at: show_time(c.at.and_utc()),
             endpoint: c.endpoint_slug,
             method: c.method,
             token,
-            token_kind: c.token_kind,
+            token_kind: c.token_kind.as_str().to_owned(),
             status: c.status,
             tone: match c.status {
                 200..=299 => "ok",
@@ -186,15 +129,8 @@ async fn token_options(
     state: &AppState,
     needle: String,
     selected: Vec<i64>,
-) -> UiResult<Vec<Option_>> {
-    let (chosen, matching) = state
-        .db(move |conn| {
-            Ok((
-                store::tokens::names_of(conn, &selected)?,
-                store::tokens::names_matching(conn, needle.trim(), PICKER + 1)?,
-            ))
-        })
-        .await?;
+) -> AppResult<Vec<Option_>> {
+    let (chosen, matching) = tokens::names(state, needle, selected, PICKER + 1).await?;
     let label = |name: String, active: bool| {
         if active {
             name
@@ -233,10 +169,10 @@ async fn picker(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<PickerQuery>,
-) -> UiResult<HttpResponse> {
-    let selected = api_pairs(req.query_string())
-        .map(|t| t.form.tokens)
-        .map_err(UiError::from)?;
+) -> AppResult<HttpResponse> {
+    let selected = filter::parse(req.query_string(), Syntax::Form)?
+        .filter
+        .token_ids;
     let needle: String = q.q.clone().unwrap_or_default().chars().take(200).collect();
     let mut options = token_options(&state, needle, selected).await?;
     let more = options.iter().filter(|o| !o.checked).count() as i64 > PICKER;
@@ -248,118 +184,15 @@ async fn picker(
     ctx.insert("more_tokens", &more);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(super::render("token_options.html", &ctx)?))
-}
-
-#[derive(Serialize)]
-struct Series {
-    name: String,
-    color: &'static str,
-    points: String,
-    total: i64,
-}
-
-#[derive(Serialize)]
-struct Chart {
-    width: i64,
-    height: i64,
-    series: Vec<Series>,
-    max: i64,
-    start: String,
-    end: String,
-    bucket: &'static str,
-}
-
-const CHART_W: f64 = 900.0;
-const CHART_H: f64 = 180.0;
-
-async fn chart(state: &AppState, q: &CallQuery) -> Result<Chart, AppError> {
-    let until: NaiveDateTime = q.filter.until.unwrap_or_else(|| state.clock.now());
-    let since = q.filter.since.unwrap_or(until - TimeDelta::hours(24));
-    let since = if since >= until {
-        until - TimeDelta::hours(1)
-    } else {
-        since
-    };
-    let span = (until - since).num_seconds();
-    let (bucket, label) = if span <= 3 * 3600 {
-        (60, "minute")
-    } else if span <= 4 * 86400 {
-        (3600, "hour")
-    } else {
-        (86400, "day")
-    };
-    let stats = compute_stats(state, StatsBy::Token, bucket, since, until).await?;
-    let first = since.and_utc().timestamp() / bucket * bucket;
-    let n = ((until.and_utc().timestamp() - first) / bucket + 1).max(2);
-    let mut series: Vec<_> = stats
-        .series
-        .into_iter()
-        .filter(|s| {
-            q.filter.token_ids.is_empty() || s.id.is_some_and(|id| q.filter.token_ids.contains(&id))
-        })
-        .collect();
-    series.sort_by_key(|s| std::cmp::Reverse(s.total));
-    series.truncate(PALETTE.len());
-    let max = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.calls))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let out = series
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut counts = vec![0i64; n as usize];
-            for p in &s.points {
-                let idx = (p.t.timestamp() - first) / bucket;
-                if (0..n).contains(&idx) {
-                    counts[idx as usize] += p.calls;
-                }
-            }
-            let points = counts
-                .iter()
-                .enumerate()
-                .map(|(x, c)| {
-                    format!(
-                        "{:.1},{:.1}",
-                        x as f64 * CHART_W / (n - 1) as f64,
-                        CHART_H - *c as f64 * CHART_H / max as f64
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            let name = match (s.kind.as_str(), s.name) {
-                ("secondary", Some(n)) => n,
-                ("secondary", None) => format!("token #{}", s.id.unwrap_or_default()),
-                (kind, _) => format!("{kind} token"),
-            };
-            Series {
-                name,
-                color: PALETTE[i],
-                points,
-                total: s.total,
-            }
-        })
-        .collect();
-    Ok(Chart {
-        width: CHART_W as i64,
-        height: CHART_H as i64,
-        series: out,
-        max,
-        start: since.format("%Y-%m-%d %H:%M").to_string(),
-        end: until.format("%Y-%m-%d %H:%M").to_string(),
-        bucket: label,
-    })
+        .body(render("token_options.html", &ctx)?))
 }
 
 async fn viewer(
     user: UiUser,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> UiResult<HttpResponse> {
-    let endpoints: Vec<Option_> = list_endpoints(&state)
+) -> AppResult<HttpResponse> {
+    let endpoints: Vec<Option_> = endpoints::list(&state)
         .await?
         .into_iter()
         .map(|e| Option_ {
@@ -368,27 +201,18 @@ async fn viewer(
             checked: false,
         })
         .collect();
-    let selected = api_pairs(req.query_string())
-        .map(|t| t.form.tokens)
+    let parsed = filter::parse(req.query_string(), Syntax::Form);
+    let selected = parsed
+        .as_ref()
+        .map(|q| q.filter.token_ids.clone())
         .unwrap_or_default();
     let tokens = token_options(&state, String::new(), selected).await?;
     let mut ctx = user.context("viewer", "Data viewer");
     ctx.insert("more_tokens", &(tokens.len() as i64 > PICKER));
     ctx.insert("token_options", &tokens);
     ctx.insert("endpoint_options", &endpoints);
-    let parsed = api_pairs(req.query_string()).and_then(|t| {
-        let Translated {
-            pairs,
-            form,
-            cursor,
-        } = t;
-        let mut q = parse_pairs(pairs.clone())?;
-        q.cursor = cursor;
-        q.limit = PAGE;
-        Ok((pairs, form, q))
-    });
-    let (pairs, form, q) = match parsed {
-        Ok(v) => v,
+    let mut q = match parsed {
+        Ok(q) => q,
         Err(e) => {
             ctx.insert("form", &FormValues::default());
             ctx.insert("error", &e.detail());
@@ -401,28 +225,17 @@ async fn viewer(
             return user.render_status(StatusCode::UNPROCESSABLE_ENTITY, "viewer.html", &ctx);
         }
     };
+    q.limit = PAGE;
     let chart = chart(&state, &q).await?;
-    let (filter, cursor) = (q.filter.clone(), q.cursor);
-    let mut rows = state
-        .db(move |conn| Ok(store::calls::page(conn, &filter, cursor, PAGE + 1)?))
-        .await?;
-    let next = if rows.len() as i64 > PAGE {
-        rows.truncate(PAGE as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    let newest = rows.first().map(|r| r.id).unwrap_or(0);
-    let calls: Vec<CallView> = rows
-        .into_iter()
-        .map(|r| CallView::from(CallOut::from(r)))
-        .collect();
-    ctx.insert("form", &form);
+    let page = view::page(&state, &q).await?;
+    let newest = page.items.first().map(|r| r.id).unwrap_or(0);
+    let calls: Vec<CallView> = page.items.into_iter().map(CallView::from).collect();
+    ctx.insert("form", &FormValues::of(&q));
     ctx.insert("calls", &calls);
-    ctx.insert("query", &encode(&pairs));
+    ctx.insert("query", &filter::encode(&q));
     ctx.insert("newest", &newest);
-    ctx.insert("next", &next);
-    ctx.insert("paged", &cursor.is_some());
+    ctx.insert("next", &page.next);
+    ctx.insert("paged", &q.cursor.is_some());
     ctx.insert("chart", &Some(chart));
     user.render("viewer.html", &ctx)
 }
@@ -433,17 +246,12 @@ struct Meta {
     value: String,
 }
 
-async fn detail(
-    user: UiUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> UiResult<HttpResponse> {
-    let d = call_detail(&state, id.into_inner()).await?;
-    let c = &d.call;
-    let meta = vec![
+/// The call's facts as label and value rows.
+fn meta_of(c: &Call) -> Vec<Meta> {
+    vec![
         Meta {
             label: "Time (UTC)",
-            value: show_time(c.at),
+            value: show_time(c.at.and_utc()),
         },
         Meta {
             label: "Endpoint",
@@ -467,14 +275,14 @@ async fn detail(
         },
         Meta {
             label: "Token kind",
-            value: c.token_kind.clone(),
+            value: c.token_kind.as_str().to_owned(),
         },
         Meta {
             label: "Token",
             value: c
                 .token_name
                 .clone()
-                .or(c.token_method.clone().map(|m| format!("primary {m}")))
+                .or(c.token_method.map(|m| format!("primary {m}")))
                 .unwrap_or_else(|| "—".into()),
         },
         Meta {
@@ -512,7 +320,17 @@ async fn detail(
                 .map(|r| format!("#{r}"))
                 .unwrap_or_else(|| "—".into()),
         },
-    ];
+    ]
+}
+
+async fn detail(
+    user: UiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let d = view::detail(&state, id.into_inner()).await?;
+    let c = &d.call;
+    let meta = meta_of(c);
     let payload =
         d.payload.as_ref().map(
             |p| match serde_json::from_str::<serde_json::Value>(p.get()) {
@@ -534,9 +352,8 @@ async fn stream(
     user: UiUser,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> UiResult<HttpResponse> {
-    let t = api_pairs(req.query_string()).map_err(UiError::from)?;
-    let mut q = parse_pairs(t.pairs).map_err(UiError::from)?;
+) -> AppResult<HttpResponse> {
+    let mut q = filter::parse(req.query_string(), Syntax::Form)?;
     let after = req
         .headers()
         .get("Last-Event-ID")
@@ -560,18 +377,15 @@ async fn stream(
             if ticks > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let f = filter.clone();
-            let rows = state
-                .db(move |conn| Ok(store::calls::page(conn, &f, None, 100)?))
-                .await;
+            let rows = view::newer(&state, filter.clone(), 100).await;
             let mut out = String::new();
             match rows {
                 Ok(rows) => {
                     for r in rows.into_iter().rev() {
                         filter.after_id = Some(r.id);
                         let mut ctx = tera::Context::new();
-                        ctx.insert("c", &CallView::from(CallOut::from(r.clone())));
-                        if let Ok(html) = super::render("call_row.html", &ctx) {
+                        ctx.insert("c", &CallView::from(r.clone()));
+                        if let Ok(html) = render("call_row.html", &ctx) {
                             out.push_str(&format!(
                                 "id: {}\nevent: call\ndata: {}\n\n",
                                 r.id,

@@ -2,6 +2,8 @@
 //! database, on SQLite and, when `PORTICO_TEST_POSTGRES_URL` is set, on PostgreSQL.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::net::TcpListener;
 
 use actix_web::web;
@@ -9,7 +11,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use portico::clock::Clock;
 use portico::db::{self, DatabaseUrl};
 use portico::domain::secret::Password;
-use portico::{AppState, Settings};
+use portico::state::{AppState, Settings};
 use serde_json::{json, Value};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -135,8 +137,12 @@ pub async fn spawn_app_on(
         let (url, clock) = (url.clone(), clock.clone());
         tokio::task::spawn_blocking(move || {
             let pool = db::connect(&url, 8).unwrap();
-            portico::prepare_database(&pool, Some(Password::new(ADMIN_PASSWORD.into())), &clock)
-                .unwrap();
+            portico::operations::upkeep::prepare_database(
+                &pool,
+                Some(Password::new(ADMIN_PASSWORD.into())),
+                &clock,
+            )
+            .unwrap();
             pool
         })
         .await
@@ -181,6 +187,30 @@ pub async fn second_instance(app: &TestApp) -> TestApp {
     }
 }
 
+/// The preset most scenarios start from: an admin session, an endpoint, and
+/// secondary tokens (one per application) mapped onto its POST and GET.
+pub struct Mapped {
+    pub admin: Session,
+    /// The endpoint as created (with its `primary_tokens`, shown once).
+    pub endpoint: Value,
+    /// The tokens as created (each with its `token` value, shown once).
+    pub tokens: Vec<Value>,
+}
+
+impl Mapped {
+    /// The value of token `i`.
+    pub fn value(&self, i: usize) -> &str {
+        self.tokens[i]["token"].as_str().unwrap()
+    }
+
+    /// The endpoint's primary token for `method`.
+    pub fn primary(&self, method: &str) -> &str {
+        self.endpoint["primary_tokens"][method].as_str().unwrap()
+    }
+}
+
+pub const ANALYST_PASSWORD: &str = "analyst-password-123";
+
 /// A logged-in management session (cookie in its own client, CSRF token kept).
 pub struct Session {
     pub client: reqwest::Client,
@@ -216,6 +246,77 @@ impl TestApp {
 
     pub async fn admin(&self) -> Session {
         self.login_as("admin", ADMIN_PASSWORD).await
+    }
+
+    /// An admin session and a session of `ana`, an analyst the admin added.
+    pub async fn analyst(&self) -> (Session, Session) {
+        let admin = self.admin().await;
+        let res = admin
+            .post(
+                "/users",
+                json!({"username": "ana", "role": "analyst", "password": ANALYST_PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let analyst = self.login_as("ana", ANALYST_PASSWORD).await;
+        (admin, analyst)
+    }
+
+    /// Two endpoints (`orders`, `stock`), two applications (`shop-app`, `erp`) and
+    /// some traffic including refusals: (admin, orders, stock, shop, erp).
+    pub async fn traffic(&self) -> (Session, Value, Value, Value, Value) {
+        let admin = self.admin().await;
+        let orders = admin.create_endpoint("orders", json!({})).await;
+        let stock = admin.create_endpoint("stock", json!({})).await;
+        let shop = admin.create_token("shop-app").await;
+        let erp = admin.create_token("erp").await;
+        admin.map(&shop["id"], &orders["id"], "POST", true).await;
+        admin.map(&erp["id"], &orders["id"], "POST", true).await;
+        admin.map(&erp["id"], &stock["id"], "POST", true).await;
+        let (s, e) = (
+            shop["token"].as_str().unwrap(),
+            erp["token"].as_str().unwrap(),
+        );
+        self.ingest("orders", s, json!({"customer": "Alice Smith"}))
+            .await;
+        self.ingest("orders", s, json!({"customer": "Bob"})).await;
+        self.ingest("orders", e, json!({"sku": "X-1"})).await;
+        self.ingest("stock", e, json!({"sku": "X-1", "qty": 3}))
+            .await;
+        self.ingest("stock", s, json!({"sku": "nope"})).await; // 403: not mapped
+        self.ingest("orders", &"a".repeat(64), json!({})).await; // 401: unknown
+        (admin, orders, stock, shop, erp)
+    }
+
+    /// `orders` (deleting allowed) with two applications, `shop-app` and `erp`,
+    /// each mapped onto its POST and GET.
+    pub async fn two_apps(&self) -> Mapped {
+        self.mapped(
+            "orders",
+            json!({"allow_delete": true}),
+            &["shop-app", "erp"],
+        )
+        .await
+    }
+
+    /// Endpoint `slug` (with `settings` over the defaults) and one token per name in
+    /// `tokens`, each mapped onto its POST and GET.
+    pub async fn mapped(&self, slug: &str, settings: Value, tokens: &[&str]) -> Mapped {
+        let admin = self.admin().await;
+        let endpoint = admin.create_endpoint(slug, settings).await;
+        let mut created = Vec::new();
+        for name in tokens {
+            let t = admin.create_token(name).await;
+            for m in ["POST", "GET"] {
+                admin.map(&t["id"], &endpoint["id"], m, true).await;
+            }
+            created.push(t);
+        }
+        Mapped {
+            admin,
+            endpoint,
+            tokens: created,
+        }
     }
 
     /// POSTs a JSON body to `/e/{slug}` with `token`.
@@ -294,6 +395,14 @@ impl Session {
             .await;
         assert_eq!(res.status(), 201);
         res.json().await.unwrap()
+    }
+
+    /// A personal API key of this session's user (its value).
+    pub async fn api_key(&self, name: &str) -> String {
+        let res = self.post("/me/api-keys", json!({"name": name})).await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        body["key"].as_str().unwrap().to_owned()
     }
 
     pub async fn map(&self, token_id: &Value, endpoint_id: &Value, method: &str, enabled: bool) {

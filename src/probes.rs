@@ -1,13 +1,14 @@
-//! Operations: health, readiness, Prometheus metrics, and the fallback 404.
+//! What operators and load balancers probe: health, readiness, Prometheus metrics;
+//! and the answers for unknown routes and methods.
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpResponse, ResponseError};
-use diesel::connection::SimpleConnection;
 
 use crate::error::AppError;
-use crate::AppState;
+use crate::state::AppState;
+use crate::store;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -23,10 +24,7 @@ async fn healthz() -> HttpResponse {
 /// The database answers.
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state
-        .db(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(|_| AppError::Unavailable)
-        })
+        .db(|conn| store::ping(conn).map_err(|_| AppError::Unavailable))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
@@ -38,7 +36,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound("route"))
+    Err(AppError::not_found("route"))
 }
 
 /// Turns the router's bare 405 (a known path, another method) into problem+json.
@@ -62,7 +60,7 @@ pub fn method_not_allowed<B>(
         .match_pattern()
         .and_then(|pattern| crate::api::openapi::methods_of(&pattern));
     let (req, _) = res.into_parts();
-    let mut problem = AppError::MethodNotAllowed(detail).error_response();
+    let mut problem = AppError::method_not_allowed(detail).error_response();
     if let Some(allow) = allow.and_then(|a| header::HeaderValue::from_str(&a).ok()) {
         problem.headers_mut().insert(header::ALLOW, allow);
     }

@@ -1,0 +1,13 @@
+//! The call log: every request to `/e/...` is one [`Call`] (or a repeat folded into
+//! one), and the data viewer, its exports and statistics read it through here.
+//! The API and the UI share the query parser ([`filter`]), the pages ([`view`]),
+//! exports ([`export`]) and statistics ([`stats`]); the writer executes [`fold`].
+
+pub mod export;
+pub mod filter;
+pub mod fold;
+pub mod stats;
+pub mod view;
+
+pub use crate::store::calls::{Call, CallFilter};
+pub use filter::{CallQuery, Syntax};

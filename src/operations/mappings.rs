@@ -1,0 +1,157 @@
+//! Mappings: which secondary token may call which (endpoint, method), each with its
+//! own switch.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::tokens::TokenOut;
+use super::{change, read};
+use crate::domain::audit::Action;
+use crate::domain::endpoint::{primary_methods, Method};
+use crate::domain::user::Actor;
+use crate::error::{missing, AppError, AppResult, Code};
+use crate::state::AppState;
+use crate::store;
+use crate::store::mappings::MappingRow;
+use crate::store::tokens::StateFilter;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMapping {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingOut {
+    pub token_id: i64,
+    pub endpoint_id: i64,
+    pub method: Method,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<MappingRow> for MappingOut {
+    fn from(m: MappingRow) -> Self {
+        Self {
+            token_id: m.token_id,
+            endpoint_id: m.endpoint_id,
+            method: m.method,
+            enabled: m.enabled,
+            created_at: m.created_at.and_utc(),
+            updated_at: m.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A secondary token and its mapping per method on one endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointTokenOut {
+    #[serde(flatten)]
+    pub token: TokenOut,
+    /// Mapping `enabled` by method; a method without a mapping is absent.
+    pub mappings: BTreeMap<String, bool>,
+}
+
+/// The mappings of token `id`.
+pub async fn of_token(state: &AppState, id: i64) -> AppResult<Vec<MappingOut>> {
+    let rows = read(state, move |conn| {
+        store::tokens::find(conn, id).map_err(missing("token"))?;
+        Ok(store::mappings::of_token(conn, id)?)
+    })
+    .await?;
+    Ok(rows.into_iter().map(MappingOut::from).collect())
+}
+
+/// Maps token `id` onto (endpoint, method), or sets that mapping's switch. Idempotent.
+pub async fn set(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    endpoint_id: i64,
+    method: Method,
+    enabled: bool,
+) -> AppResult<MappingOut> {
+    let row = change(state, actor, move |tx| {
+        store::tokens::find(tx.conn, id).map_err(missing("token"))?;
+        let e = store::endpoints::find(tx.conn, endpoint_id).map_err(missing("endpoint"))?;
+        if !primary_methods(e.auth, e.allow_delete).contains(&method) {
+            return Err(AppError::refused(
+                Code::NoPrimaryToken,
+                format!(
+                    "endpoint '{}' has no {method} primary token to map onto (auth 'none', or DELETE while deleting is off)",
+                    e.slug
+                ),
+            ));
+        }
+        let (row, created) = store::mappings::put(tx.conn, id, endpoint_id, method, enabled, tx.now)?;
+        tx.audit(
+            if created { Action::MappingCreate } else { Action::MappingUpdate },
+            Some(id),
+            serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled}),
+        )?;
+        tx.access_changed();
+        Ok(row)
+    })
+    .await?;
+    Ok(MappingOut::from(row))
+}
+
+/// Removes the mapping of token `id` onto (endpoint, method).
+pub async fn remove(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    endpoint_id: i64,
+    method: Method,
+) -> AppResult<()> {
+    change(state, actor, move |tx| {
+        if store::mappings::delete(tx.conn, id, endpoint_id, method)? == 0 {
+            return Err(AppError::not_found("mapping"));
+        }
+        tx.audit(
+            Action::MappingDelete,
+            Some(id),
+            serde_json::json!({"endpoint_id": endpoint_id, "method": method}),
+        )?;
+        tx.access_changed();
+        Ok(())
+    })
+    .await
+}
+
+/// The tokens in `filter` with their mappings onto endpoint `id`; with `assigned`,
+/// only those that have (`true`) or lack (`false`) one.
+pub async fn endpoint_tokens(
+    state: &AppState,
+    id: i64,
+    filter: StateFilter,
+    assigned: Option<bool>,
+) -> AppResult<Vec<EndpointTokenOut>> {
+    let now = state.clock.now();
+    read(state, move |conn| {
+        store::endpoints::find(conn, id).map_err(missing("endpoint"))?;
+        let maps = store::mappings::of_endpoint(conn, id)?;
+        let tokens = store::tokens::list(conn, filter)?;
+        let mut out = Vec::new();
+        for t in tokens {
+            let mappings: BTreeMap<String, bool> = maps
+                .iter()
+                .filter(|m| m.token_id == t.id)
+                .map(|m| (m.method.as_str().to_owned(), m.enabled))
+                .collect();
+            if assigned.is_some_and(|a| a == mappings.is_empty()) {
+                continue;
+            }
+            out.push(EndpointTokenOut {
+                token: TokenOut::at(t, now),
+                mappings,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}

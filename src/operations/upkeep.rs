@@ -1,0 +1,65 @@
+//! Upkeep: the database made ready at start (migrations, a first admin) and the
+//! periodic sweep (records past retention, old idempotency keys, expired sessions).
+
+use chrono::NaiveDateTime;
+
+use crate::clock::Clock;
+use crate::db::{self, DbConn, DbPool};
+use crate::domain::password;
+use crate::domain::record::IDEMPOTENCY_WINDOW;
+use crate::domain::secret::Password;
+use crate::domain::token::TokenValue;
+use crate::domain::user::Role;
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::store;
+
+/// Applies migrations and makes sure an admin exists. Returns the generated
+/// password when this call created the first admin without one being given.
+pub fn prepare_database(
+    pool: &DbPool,
+    admin_password: Option<Password>,
+    clock: &Clock,
+) -> anyhow::Result<Option<Password>> {
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    if store::users::count(&mut conn)? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match admin_password {
+        Some(p) => (p, false),
+        None => (
+            Password::new(TokenValue::generate().expose()[..24].to_owned()),
+            true,
+        ),
+    };
+    let hash = password::hash(&password)?;
+    store::users::insert(&mut conn, "admin", &hash, Role::Admin, clock.now())?;
+    Ok(generated.then_some(password))
+}
+
+/// One pass of upkeep. Returns the number of records removed.
+pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+    let mut removed = 0;
+    for (endpoint_id, days) in store::endpoints::with_retention(conn)? {
+        let cutoff = now - chrono::TimeDelta::days(i64::from(days));
+        removed += store::records::delete_older_than(conn, endpoint_id, cutoff)?;
+    }
+    store::idempotency::purge_older_than(conn, now - IDEMPOTENCY_WINDOW)?;
+    store::users::purge_sessions(conn, now)?;
+    Ok(removed)
+}
+
+/// Runs [`sweep_once`] every `sweep_interval`.
+pub async fn sweep_forever(state: actix_web::web::Data<AppState>) {
+    let mut tick = tokio::time::interval(state.settings.sweep_interval);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        match state.db(move |conn| sweep_once(conn, now)).await {
+            Ok(n) if n > 0 => tracing::info!(records_removed = n, "retention sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! What every handler and operation reaches: the pool, the writer, the caches and
+//! limits, the clock and the settings. It sits below the transports (`api/`,
+//! `ui/`, `ingest/`) and above nothing they define.
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::access_cache::{AccessCache, GenerationReader};
+use crate::clock::Clock;
+use crate::db::{DbConn, DbPool};
+use crate::error::AppResult;
+use crate::limiter::{FailedTokenThrottle, LoginThrottle, RateLimiter};
+use crate::metrics::Metrics;
+use crate::writer::{Writer, PG_INGEST_WRITERS};
+
+/// Invalid-token requests per minute from one address before it is blocked.
+pub const DEFAULT_FAILED_TOKEN_LIMIT: u32 = 60;
+
+/// Settings the running server needs (the parsed subset of the configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Take the client address from `X-Forwarded-For` / `Forwarded` (behind a proxy you trust).
+    pub trust_proxy_headers: bool,
+    /// Mark the session cookie `Secure` (serve over TLS, directly or behind a proxy).
+    pub secure_cookies: bool,
+    pub session_ttl: chrono::TimeDelta,
+    /// How often retention and expiry sweeps run.
+    pub sweep_interval: Duration,
+    /// Invalid-token requests per minute from one address before it is refused
+    /// with 429 for a minute (0: never).
+    pub failed_token_limit: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            trust_proxy_headers: false,
+            secure_cookies: false,
+            session_ttl: chrono::TimeDelta::hours(12),
+            sweep_interval: Duration::from_secs(300),
+            failed_token_limit: DEFAULT_FAILED_TOKEN_LIMIT,
+        }
+    }
+}
+
+/// Everything a handler may reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub limiter: RateLimiter,
+    pub login_throttle: LoginThrottle,
+    pub failed_tokens: FailedTokenThrottle,
+    /// Endpoints and credentials of the ingest path, per access generation.
+    pub access_cache: AccessCache,
+    /// The access generation, read once per round of requests.
+    pub access_generation: GenerationReader,
+    /// Group commit of every write.
+    pub writer: Writer,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, clock: Clock, settings: Settings) -> Self {
+        // SQLite has one writer; PostgreSQL commits batches side by side.
+        let postgres = pool.get().is_ok_and(|c| matches!(*c, DbConn::Postgres(_)));
+        let ingest_writers = if postgres { PG_INGEST_WRITERS } else { 1 };
+        let metrics = Metrics::new();
+        Self {
+            writer: Writer::start(pool.clone(), ingest_writers),
+            access_cache: AccessCache::default(),
+            access_generation: GenerationReader::new(pool.clone()),
+            pool,
+            clock,
+            metrics,
+            limiter: RateLimiter::default(),
+            login_throttle: LoginThrottle::default(),
+            failed_tokens: FailedTokenThrottle::new(settings.failed_token_limit),
+            settings,
+        }
+    }
+
+    /// Runs blocking database work on the blocking thread pool.
+    pub async fn db<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
