@@ -77,6 +77,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTICO_FAILED_TOKEN_LIMIT", default_value_t = crate::state::DEFAULT_FAILED_TOKEN_LIMIT)]
     pub failed_token_limit: u32,
 
+    /// Exports streamed at once; one more is answered 429 with Retry-After.
+    #[arg(long, env = "PORTICO_MAX_EXPORTS", default_value_t = crate::state::DEFAULT_MAX_EXPORTS)]
+    pub max_exports: usize,
+
     /// Session lifetime in hours.
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u32,

@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
                 secure_cookies: args.secure_cookies,
                 session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
                 failed_token_limit: args.failed_token_limit,
+                max_exports: args.max_exports.max(1),
                 ..Settings::default()
             };
             let pool = db::connect_with(&url, args.db_pool_size.max(2), args.sqlite_synchronous)?;

@@ -32,7 +32,16 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render(pool_sample(&state.pool)))
+}
+
+fn pool_sample(pool: &crate::db::DbPool) -> crate::metrics::PoolSample {
+    let now = pool.state();
+    crate::metrics::PoolSample {
+        max: pool.max_size(),
+        open: now.connections,
+        idle: now.idle_connections,
+    }
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

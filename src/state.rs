@@ -16,6 +16,8 @@ use crate::writer::{Writer, PG_INGEST_WRITERS};
 
 /// Invalid-token requests per minute from one address before it is blocked.
 pub const DEFAULT_FAILED_TOKEN_LIMIT: u32 = 60;
+/// Exports streamed at once.
+pub const DEFAULT_MAX_EXPORTS: usize = 2;
 
 /// Settings the running server needs (the parsed subset of the configuration).
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct Settings {
     /// Invalid-token requests per minute from one address before it is refused
     /// with 429 for a minute (0: never).
     pub failed_token_limit: u32,
+    /// Exports streamed at once; one more is refused with 429.
+    pub max_exports: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +44,7 @@ impl Default for Settings {
             session_ttl: chrono::TimeDelta::hours(12),
             sweep_interval: Duration::from_secs(300),
             failed_token_limit: DEFAULT_FAILED_TOKEN_LIMIT,
+            max_exports: DEFAULT_MAX_EXPORTS,
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct AppState {
     pub access_generation: GenerationReader,
     /// Group commit of every write.
     pub writer: Writer,
+    /// Places for exports running at once.
+    pub exports: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -68,7 +75,7 @@ impl AppState {
         let ingest_writers = if postgres { PG_INGEST_WRITERS } else { 1 };
         let metrics = Metrics::new();
         Self {
-            writer: Writer::start(pool.clone(), ingest_writers),
+            writer: Writer::start(pool.clone(), ingest_writers, metrics.clone()),
             access_cache: AccessCache::default(),
             access_generation: GenerationReader::new(pool.clone()),
             pool,
@@ -77,6 +84,7 @@ impl AppState {
             limiter: RateLimiter::default(),
             login_throttle: LoginThrottle::default(),
             failed_tokens: FailedTokenThrottle::new(settings.failed_token_limit),
+            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
             settings,
         }
     }
@@ -87,9 +95,11 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
         web::block(move || {
+            let waited = std::time::Instant::now();
             let mut conn = pool.get()?;
+            metrics.pool_wait(waited.elapsed());
             f(&mut conn)
         })
         .await?

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::calls::fold::{self, OpenRows, Placement};
 use crate::db::{DbConn, DbPool};
 use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
 use crate::store;
 use crate::store::calls::Call;
 
@@ -69,32 +70,27 @@ pub const PG_INGEST_WRITERS: usize = 4;
 impl Writer {
     /// Starts the writer threads on `pool`; `ingest_writers` is 1 for SQLite. They end
     /// when every handle is dropped.
-    pub fn start(pool: DbPool, ingest_writers: usize) -> Self {
+    pub fn start(pool: DbPool, ingest_writers: usize, metrics: Metrics) -> Self {
         let (management, jobs) = mpsc::channel(QUEUE);
+        let lane = |name: &'static str, jobs| Lane {
+            name,
+            jobs: Arc::new(Mutex::new(jobs)),
+            open: OpenRows::default(),
+            pool: pool.clone(),
+            metrics: metrics.clone(),
+        };
         if ingest_writers <= 1 {
-            spawn(
-                "portico-writer",
-                pool,
-                Arc::new(Mutex::new(jobs)),
-                OpenRows::default(),
-            );
+            spawn("portico-writer", lane("all", jobs));
             return Self {
                 ingest: management.clone(),
                 management,
             };
         }
-        let mgmt_jobs = Arc::new(Mutex::new(jobs));
-        spawn(
-            "portico-writer-mgmt",
-            pool.clone(),
-            mgmt_jobs,
-            OpenRows::default(),
-        );
+        spawn("portico-writer-mgmt", lane("management", jobs));
         let (ingest, jobs) = mpsc::channel(QUEUE);
-        let (shared, open) = (Arc::new(Mutex::new(jobs)), OpenRows::default());
+        let shared = lane("ingest", jobs);
         for n in 0..ingest_writers {
-            let name = format!("portico-writer-{n}");
-            spawn(&name, pool.clone(), shared.clone(), open.clone());
+            spawn(&format!("portico-writer-{n}"), shared.clone());
         }
         Self { management, ingest }
     }
@@ -158,21 +154,30 @@ async fn send(lane: &mpsc::Sender<Job>, job: Job) -> AppResult<()> {
     })
 }
 
-type Jobs = Arc<Mutex<mpsc::Receiver<Job>>>;
+/// A queue of jobs and what the threads that take from it share.
+#[derive(Clone)]
+struct Lane {
+    name: &'static str,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    /// Call rows open for folding, shared by the lane's writers.
+    open: OpenRows,
+    pool: DbPool,
+    metrics: Metrics,
+}
 
-fn spawn(name: &str, pool: DbPool, jobs: Jobs, open: OpenRows) {
+fn spawn(name: &str, lane: Lane) {
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || run(pool, jobs, open))
+        .spawn(move || run(lane))
         .expect("start a writer thread");
 }
 
 /// Takes what has queued up (threads sharing a lane take turns), commits it, repeats.
-fn run(pool: DbPool, jobs: Jobs, open: OpenRows) {
+fn run(lane: Lane) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         {
-            let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut jobs = lane.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let Some(first) = jobs.blocking_recv() else {
                 return;
             };
@@ -183,16 +188,23 @@ fn run(pool: DbPool, jobs: Jobs, open: OpenRows) {
                     Err(_) => break,
                 }
             }
+            lane.metrics.writer_queue(lane.name, jobs.len());
         }
-        commit(&pool, &mut batch, &open);
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
+        let folded = commit(&lane, &mut batch);
+        lane.metrics.writer_batch(jobs, started.elapsed(), folded);
     }
 }
 
-/// Runs one batch in one transaction and answers its jobs.
-fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &OpenRows) {
-    let mut folding = fold::Batch::new(open);
+/// Runs one batch in one transaction and answers its jobs; how many refused calls
+/// were folded into earlier rows.
+fn commit(lane: &Lane, batch: &mut Vec<Job>) -> u64 {
+    let mut folding = fold::Batch::new(&lane.open);
     let mut finishers: Vec<Finish> = Vec::new();
-    let outcome = match pool.get() {
+    let waited = std::time::Instant::now();
+    let conn = lane.pool.get();
+    lane.metrics.pool_wait(waited.elapsed());
+    let outcome = match conn {
         Err(e) => {
             tracing::error!(error = %e, "the writer could not get a database connection");
             Err(AppError::Unavailable)
@@ -230,11 +242,17 @@ fn commit(pool: &DbPool, batch: &mut Vec<Job>, open: &OpenRows) {
     // A batch that could not start drops its jobs: their handlers answer 503.
     batch.clear();
     let failed = outcome.err();
+    let folded = folding.folded();
     if failed.is_none() {
         folding.publish();
     }
     for finish in finishers {
         finish(failed.as_ref());
+    }
+    if failed.is_none() {
+        folded
+    } else {
+        0
     }
 }
 

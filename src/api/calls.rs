@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use crate::calls::export::{self, Format};
-use crate::calls::filter::{self, CallParams, ExportParams, Syntax};
+use crate::calls::export::{self, ExportParams};
+use crate::calls::filter::{self, FilterParams, ListParams, Syntax};
 use crate::calls::stats::{self, Stats, StatsParams, StatsQuery};
 use crate::calls::view::{self, CallDetail, CallPage};
 use crate::domain::user::Actor;
@@ -22,7 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Calls, newest first, filtered.
-#[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(CallParams),
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(FilterParams, ListParams),
     responses((status = 200, body = CallPage), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     _caller: Actor,
@@ -48,20 +48,22 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view::detail(&state, id.into_inner()).await?))
 }
 
-/// Every call matching the filters as CSV or NDJSON (newest first).
-#[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", params(CallParams, ExportParams),
+/// Every call matching the filters (or the first `limit`) as CSV or NDJSON, newest
+/// first, with payloads (NDJSON always; CSV with `data=true`), streamed as it is read.
+#[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", params(FilterParams, ExportParams),
     responses((status = 200, description = "CSV (text/csv, the default) or NDJSON (application/x-ndjson, `format=ndjson`)",
             content((String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 401, body = Problem), (status = 422, body = Problem)))]
+        (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "As many exports as allowed are running; see Retry-After")))]
 pub async fn export(
     _caller: Actor,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let q = filter::parse(req.query_string(), Syntax::Api)?;
-    let format = Format::of(&q)?;
-    let body = export::render(&state, &q, format).await?;
+    let export = export::parse(req.query_string(), Syntax::Api)?;
+    let permit = export::admit(&state)?;
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let format = export.format;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((
@@ -71,7 +73,7 @@ pub async fn export(
                 format.extension()
             ),
         ))
-        .body(body))
+        .streaming(export::stream(&state, export, permit)))
 }
 
 /// Calls per token or per endpoint over time buckets.

@@ -232,19 +232,27 @@ fn precise(doc: &mut serde_json::Value) {
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
-    for op in paths
-        .values_mut()
-        .filter_map(|i| i.as_object_mut())
-        .flat_map(|i| i.values_mut())
-    {
-        let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+    // An export's `limit` counts calls, not a page: any positive number.
+    let export_limit = json!({"minimum": 1});
+    for (path, item) in paths.iter_mut() {
+        let export = path == "/api/v1/calls/export";
+        let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for param in params.iter_mut().filter(|p| p["in"] == "query") {
-            let name = param["name"].as_str().unwrap_or_default().to_owned();
-            if let Some((_, rules)) = parameters.iter().find(|(n, _)| *n == name) {
-                if let Some(schema) = param.get_mut("schema").and_then(|s| s.as_object_mut()) {
-                    merge(schema, rules);
+        for op in item.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+                continue;
+            };
+            for param in params.iter_mut().filter(|p| p["in"] == "query") {
+                let name = param["name"].as_str().unwrap_or_default().to_owned();
+                let rules = match name.as_str() {
+                    "limit" if export => Some(&export_limit),
+                    _ => parameters.iter().find(|(n, _)| *n == name).map(|(_, r)| r),
+                };
+                if let Some(rules) = rules {
+                    if let Some(schema) = param.get_mut("schema").and_then(|s| s.as_object_mut()) {
+                        merge(schema, rules);
+                    }
                 }
             }
         }

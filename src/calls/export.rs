@@ -1,13 +1,54 @@
-//! Exports of the calls matching a filter, as CSV or NDJSON (newest first).
+//! Exports of the calls matching a filter, as CSV or NDJSON, newest first, with
+//! their payloads: streamed from a keyset cursor in constant memory, for any size.
+//!
+//! A producer on a blocking thread reads a page of calls, then their payloads in
+//! groups that stay under [`PAYLOAD_BUDGET`] bytes, writes rows into chunks of
+//! [`CHUNK`] bytes and hands them to the response through a channel of
+//! [`CHANNEL`] chunks. A client that stops reading stops the producer when the
+//! channel is full; one that disconnects drops the channel, and the producer stops
+//! at its next chunk (its query ends with it). Exports read from the pool, never
+//! through the writer, and at most `max_exports` run at once.
 
-use super::filter::CallQuery;
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use actix_web::web::Bytes;
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use utoipa::IntoParams;
+
+use super::filter::{self, CallQuery, Syntax};
+use crate::db::DbPool;
 use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::calls::Call;
+use crate::store::calls::{Call, CallFilter};
 
-const EXPORT_PAGE: i64 = 1000;
-const EXPORT_MAX_ROWS: usize = 1_000_000;
+/// Calls read per query.
+const PAGE: i64 = 1000;
+/// Payload bytes read per query (one payload larger than this is read alone).
+const PAYLOAD_BUDGET: i64 = 8 << 20;
+/// Bytes per chunk of the response.
+const CHUNK: usize = 64 << 10;
+/// Chunks waiting for the client.
+const CHANNEL: usize = 4;
+/// What a client refused for the concurrency limit is told to wait, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ExportParams {
+    /// `csv` (default) or `ndjson`.
+    format: Option<String>,
+    /// CSV: add a `data` column with each call's payload as sent (NDJSON always
+    /// carries `data`).
+    data: Option<bool>,
+    /// Stop after this many calls; without it, every matching call is exported.
+    limit: Option<i64>,
+}
 
 /// What an export is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,15 +58,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// The `format` parameter: `csv` (the default) or `ndjson`.
-    pub fn of(q: &CallQuery) -> AppResult<Self> {
-        match q.format.as_deref() {
-            None | Some("csv") => Ok(Format::Csv),
-            Some("ndjson") => Ok(Format::Ndjson),
-            Some(_) => Err(AppError::validation("format", "must be csv or ndjson")),
-        }
-    }
-
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
@@ -41,54 +73,280 @@ impl Format {
     }
 }
 
-/// Every call matching `q`'s filter, written as `format`.
-pub async fn render(state: &AppState, q: &CallQuery, format: Format) -> AppResult<Vec<u8>> {
-    let filter = q.filter.clone();
-    let rows = state
-        .db(move |conn| {
-            let mut all = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = store::calls::page(conn, &filter, cursor, EXPORT_PAGE)?;
-                let done = (page.len() as i64) < EXPORT_PAGE;
-                cursor = page.last().map(|r| r.id);
-                all.extend(page);
-                if done || all.len() >= EXPORT_MAX_ROWS {
-                    break;
-                }
+/// An export as asked: which calls, how written, how many at most.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub filter: CallFilter,
+    pub format: Format,
+    /// Payloads included (always for NDJSON).
+    pub with_data: bool,
+    pub limit: Option<u64>,
+}
+
+/// Reads an export's query: the viewer's filters, `format`, `data` and `limit`.
+pub fn parse(query: &str, syntax: Syntax) -> AppResult<Export> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| AppError::validation("query", "the query string is malformed"))?;
+    let (own, filters): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(k, _)| matches!(k.as_str(), "format" | "data" | "limit"));
+    let q: CallQuery = filter::parse_pairs(filters, syntax)?;
+    let mut export = Export {
+        filter: q.filter,
+        format: Format::Csv,
+        with_data: false,
+        limit: None,
+    };
+    for (k, v) in own {
+        match (k.as_str(), v.as_str()) {
+            ("format", "csv") => export.format = Format::Csv,
+            ("format", "ndjson") => export.format = Format::Ndjson,
+            ("format", _) => return Err(AppError::validation("format", "must be csv or ndjson")),
+            ("data", "true") => export.with_data = true,
+            ("data", "false") => export.with_data = false,
+            ("data", _) => return Err(AppError::validation("data", "must be true or false")),
+            (_, n) => {
+                let n = n.parse::<u64>().ok().filter(|n| *n > 0);
+                export.limit = Some(n.ok_or_else(|| {
+                    AppError::validation("limit", "must be a positive whole number")
+                })?);
             }
-            Ok(all)
-        })
-        .await?;
-    match format {
-        Format::Ndjson => {
-            let mut out = Vec::new();
-            for r in rows {
-                serde_json::to_writer(&mut out, &r).map_err(|_| AppError::Internal)?;
-                out.push(b'\n');
-            }
-            Ok(out)
         }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in rows {
-                w.serialize(defuse_formulas(r))
-                    .map_err(|_| AppError::Internal)?;
+    }
+    export.with_data |= export.format == Format::Ndjson;
+    Ok(export)
+}
+
+/// A place among the running exports, or `429` while `max_exports` run.
+pub fn admit(state: &AppState) -> AppResult<OwnedSemaphorePermit> {
+    state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::RateLimited {
+            retry_after_secs: RETRY_AFTER_SECS,
+            reason: "as many exports as allowed are running",
+        })
+}
+
+/// The export's body, produced while the client reads it.
+pub fn stream(
+    state: &AppState,
+    export: Export,
+    permit: OwnedSemaphorePermit,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
+    let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
+    tokio::task::spawn_blocking(move || {
+        let _running = (permit, metrics.export_started());
+        let mut sink = Sink {
+            buf: Vec::with_capacity(CHUNK),
+            tx,
+        };
+        let outcome = produce(&pool, &metrics, &export, &mut sink).and_then(|()| sink.flush());
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                tracing::info!("export stopped: the client went away")
             }
-            w.into_inner().map_err(|_| AppError::Internal)
+            Err(e) => {
+                tracing::error!(error = %e, "export failed");
+                let _ = sink.tx.blocking_send(Err(e));
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
+    })
+}
+
+/// Chunks of the response: bytes gather until a chunk is full, then wait in the
+/// channel for the client.
+struct Sink {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+}
+
+impl Write for Sink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+fn db_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("reading calls: {e}"))
+}
+
+/// Writes every call of `export`, page by page.
+fn produce(pool: &DbPool, metrics: &Metrics, export: &Export, sink: &mut Sink) -> io::Result<()> {
+    let mut conn = pool.get().map_err(db_error)?;
+    let mut rows = Rows::new(export, sink);
+    let mut left = export.limit.unwrap_or(u64::MAX);
+    let mut cursor = None;
+    while left > 0 {
+        let want = i64::try_from(left).unwrap_or(i64::MAX).min(PAGE);
+        let page = store::calls::page(&mut conn, &export.filter, cursor, want).map_err(db_error)?;
+        cursor = page.last().map(|c| c.id);
+        let n = page.len() as u64;
+        if export.with_data {
+            write_with_payloads(&mut conn, page, &mut rows)?;
+        } else {
+            for call in page {
+                rows.write(call, None)?;
+            }
+        }
+        metrics.exported_rows(n);
+        left = left.saturating_sub(n);
+        if n < want as u64 {
+            break;
+        }
+    }
+    rows.finish()
+}
+
+/// Writes `page` with its payloads, read in groups under the budget.
+fn write_with_payloads(
+    conn: &mut crate::db::DbConn,
+    page: Vec<Call>,
+    rows: &mut Rows<'_>,
+) -> io::Result<()> {
+    let ids: Vec<i64> = page.iter().filter_map(|c| c.record_id).collect();
+    let sizes: HashMap<i64, i64> = store::records::sizes(conn, &ids)
+        .map_err(db_error)?
+        .into_iter()
+        .collect();
+    let mut group: Vec<Call> = Vec::new();
+    let mut group_bytes = 0;
+    for call in page {
+        let size = call
+            .record_id
+            .and_then(|r| sizes.get(&r))
+            .copied()
+            .unwrap_or(0);
+        if !group.is_empty() && group_bytes + size > PAYLOAD_BUDGET {
+            flush_group(conn, std::mem::take(&mut group), rows)?;
+            group_bytes = 0;
+        }
+        group_bytes += size;
+        group.push(call);
+    }
+    flush_group(conn, group, rows)
+}
+
+fn flush_group(
+    conn: &mut crate::db::DbConn,
+    group: Vec<Call>,
+    rows: &mut Rows<'_>,
+) -> io::Result<()> {
+    let ids: Vec<i64> = group.iter().filter_map(|c| c.record_id).collect();
+    let mut data: HashMap<i64, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        store::records::data_of(conn, &ids)
+            .map_err(db_error)?
+            .into_iter()
+            .collect()
+    };
+    for call in group {
+        let payload = call.record_id.and_then(|r| data.remove(&r));
+        rows.write(call, payload)?;
+    }
+    Ok(())
+}
+
+/// The CSV `data` column beside a call's own.
+#[derive(Serialize)]
+struct Payload {
+    data: Option<String>,
+}
+
+/// Rows in the export's format.
+enum Rows<'a> {
+    Csv(Box<csv::Writer<&'a mut Sink>>, bool),
+    Ndjson(&'a mut Sink, Vec<u8>),
+}
+
+impl<'a> Rows<'a> {
+    fn new(export: &Export, sink: &'a mut Sink) -> Self {
+        match export.format {
+            Format::Csv => Rows::Csv(Box::new(csv::Writer::from_writer(sink)), export.with_data),
+            Format::Ndjson => Rows::Ndjson(sink, Vec::with_capacity(1024)),
+        }
+    }
+
+    fn write(&mut self, call: Call, payload: Option<String>) -> io::Result<()> {
+        match self {
+            Rows::Csv(w, false) => w.serialize(defuse_formulas(call)),
+            Rows::Csv(w, true) => {
+                let data = payload.map(|mut d| {
+                    defuse(&mut d);
+                    d
+                });
+                w.serialize((defuse_formulas(call), Payload { data }))
+            }
+            Rows::Ndjson(sink, line) => return ndjson_line(sink, line, &call, payload.as_deref()),
+        }
+        .map_err(csv_io)
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Rows::Csv(mut w, _) => w.flush(),
+            Rows::Ndjson(..) => Ok(()),
         }
     }
 }
 
-/// Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a
-/// formula; the user agent, path and token name come from callers, so such
-/// cells are prefixed with `'` (OWASP's CSV injection advice).
-fn defuse_formulas(mut c: Call) -> Call {
-    fn defuse(s: &mut String) {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            s.insert(0, '\'');
-        }
+/// A CSV error as the I/O error it is (a client gone stays a broken pipe).
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
     }
+}
+
+/// `{...the call..., "data": <the payload as sent>}` and a newline.
+fn ndjson_line(
+    sink: &mut Sink,
+    line: &mut Vec<u8>,
+    call: &Call,
+    data: Option<&str>,
+) -> io::Result<()> {
+    line.clear();
+    serde_json::to_writer(&mut *line, call).map_err(io::Error::other)?;
+    line.pop(); // the object's closing brace
+    line.extend_from_slice(b",\"data\":");
+    // Stored as received, and valid JSON (checked when it was posted): passed on byte for byte.
+    line.extend_from_slice(data.unwrap_or("null").as_bytes());
+    line.extend_from_slice(b"}\n");
+    sink.write_all(line)
+}
+
+/// Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a
+/// formula; caller-supplied cells so starting are prefixed with `'` (OWASP's CSV
+/// injection advice).
+fn defuse(s: &mut String) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        s.insert(0, '\'');
+    }
+}
+
+fn defuse_formulas(mut c: Call) -> Call {
     for s in [
         &mut c.endpoint_slug,
         &mut c.path,

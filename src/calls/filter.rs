@@ -20,7 +20,7 @@ const METHODS: [&str; 7] = ["POST", "GET", "DELETE", "PUT", "PATCH", "HEAD", "OP
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct CallParams {
+pub struct FilterParams {
     /// Secondary token id; repeat for several (`token=1&token=2`).
     #[param(explode = true)]
     token: Option<Vec<i64>>,
@@ -38,18 +38,17 @@ pub struct CallParams {
     until: Option<String>,
     /// Case-insensitive text in the record payload.
     q: Option<String>,
+}
+
+/// A page of the call list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
     /// 1 to 1000, default 100.
     limit: Option<i64>,
     /// The `next` of the previous page.
     cursor: Option<i64>,
-}
-
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ExportParams {
-    /// `csv` (default) or `ndjson`.
-    format: Option<String>,
 }
 
 /// How a query was written.

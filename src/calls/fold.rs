@@ -107,6 +107,11 @@ impl Batch {
         out
     }
 
+    /// How many calls this batch counted on earlier rows.
+    pub fn folded(&self) -> u64 {
+        self.folded.values().map(|f| f.0.unsigned_abs()).sum()
+    }
+
     /// The batch committed: its rows are open for every writer of the lane.
     pub fn publish(self) {
         let mut open = self.open.0.lock().unwrap_or_else(|e| e.into_inner());

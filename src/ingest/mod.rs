@@ -143,6 +143,9 @@ async fn handle(
         Err(e) => (e.error_response(), Some(e.code().as_str())),
     };
     let status = response.status();
+    if let Some(code) = code {
+        state.metrics.refused(code);
+    }
     if !facts.logged {
         let response_bytes = match response.body().size() {
             actix_web::body::BodySize::Sized(n) => n as i64,

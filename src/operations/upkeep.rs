@@ -57,7 +57,10 @@ pub async fn sweep_forever(state: actix_web::web::Data<AppState>) {
         tick.tick().await;
         let now = state.clock.now();
         match state.db(move |conn| sweep_once(conn, now)).await {
-            Ok(n) if n > 0 => tracing::info!(records_removed = n, "retention sweep"),
+            Ok(n) if n > 0 => {
+                state.metrics.retention_deleted(n);
+                tracing::info!(records_removed = n, "retention sweep")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
         }

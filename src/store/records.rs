@@ -111,3 +111,25 @@ pub fn count(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// (id, size of the payload in bytes) of the records `ids` that exist.
+pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let bytes = match conn {
+        DbConn::Sqlite(_) => "CAST(length(CAST(data AS BLOB)) AS BIGINT)",
+        DbConn::Postgres(_) => "CAST(octet_length(data) AS BIGINT)",
+    };
+    records::table
+        .filter(records::id.eq_any(ids))
+        .select((records::id, sql::<BigInt>(bytes)))
+        .load(conn)
+}
+
+/// (id, payload) of the records `ids` that exist.
+pub fn data_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    records::table
+        .filter(records::id.eq_any(ids))
+        .select((records::id, records::data))
+        .load(conn)
+}

@@ -219,6 +219,44 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// Runs `sql` on this app's database (for seeding beyond what HTTP does quickly).
+    pub async fn sql(&self, sql: String) {
+        let url = DatabaseUrl::parse(&self.db_url).unwrap();
+        tokio::task::spawn_blocking(move || {
+            let pool = db::connect(&url, 1).unwrap();
+            let mut conn = pool.get().unwrap();
+            diesel::sql_query(sql).execute(&mut *conn).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    /// `n` records of about `pad` bytes each posted to endpoint `endpoint_id` (slug
+    /// `slug`), with a call each, straight into the database (`{"n":…,"pad":"xx…"}`).
+    pub async fn seed_records(&self, endpoint_id: i64, slug: &str, n: i64, pad: i64) {
+        let records = match self.backend {
+            Backend::Sqlite => format!(
+                "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n}) \
+                 INSERT INTO records (endpoint_id, received_at, data) SELECT {endpoint_id}, \
+                 datetime('now'), '{{\"n\":' || n || ',\"pad\":\"' || replace(hex(zeroblob({half})), '0', 'x') || '\"}}' FROM s",
+                half = pad / 2
+            ),
+            Backend::Postgres => format!(
+                "INSERT INTO records (endpoint_id, received_at, data) SELECT {endpoint_id}, \
+                 now() at time zone 'utc', '{{\"n\":' || n || ',\"pad\":\"' || repeat('x', {pad}) || '\"}}' \
+                 FROM generate_series(1, {n}) AS s(n)"
+            ),
+        };
+        self.sql(records).await;
+        self.sql(format!(
+            "INSERT INTO calls (at, endpoint_id, endpoint_slug, method, path, status, token_kind, \
+             remote_addr, request_bytes, response_bytes, duration_us, record_id) \
+             SELECT received_at, endpoint_id, '{slug}', 'POST', '/e/{slug}', 201, 'none', \
+             '127.0.0.1', 100, 40, 500, id FROM records WHERE endpoint_id = {endpoint_id} ORDER BY id"
+        ))
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
