@@ -33,7 +33,23 @@ pub enum Command {
     /// Run the server (applies pending migrations first).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List applied and pending migrations instead, changing nothing.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Write a consistent copy of the SQLite database to PATH while Portico runs,
+    /// and check it (PostgreSQL: use pg_dump).
+    Backup {
+        /// A new file for the copy.
+        path: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with a backup (stop the server first;
+    /// PostgreSQL: use pg_restore).
+    Restore {
+        /// A file written by `portico backup`.
+        backup: std::path::PathBuf,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),

@@ -19,10 +19,31 @@ fn main() -> anyhow::Result<()> {
     portico::telemetry::init(&cli.log, cli.log_json);
     let url = DatabaseUrl::parse(&cli.database_url).map_err(|e| anyhow::anyhow!(e))?;
     match cli.command {
-        Command::Migrate => {
+        Command::Migrate { status: false } => {
             let pool = db::connect(&url, 1)?;
             let applied = db::migrate(&mut *pool.get()?)?;
             println!("applied {applied} migration(s) to {}", url.redacted());
+            Ok(())
+        }
+        Command::Migrate { status: true } => {
+            let pool = db::connect(&url, 1)?;
+            let status = db::migration_status(&mut *pool.get()?)?;
+            for (version, applied) in &status {
+                println!("{} {version}", if *applied { "applied" } else { "pending" });
+            }
+            let pending = status.iter().filter(|(_, a)| !a).count();
+            println!("{pending} pending migration(s) on {}", url.redacted());
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let summary = db::backup::backup(&url, &path)?;
+            println!("backup written: {summary}");
+            Ok(())
+        }
+        Command::Restore { backup } => {
+            let summary = db::backup::restore(&url, &backup)?;
+            println!("restored {} into {}", backup.display(), summary);
+            println!("start the server to serve it (pending migrations run at start)");
             Ok(())
         }
         Command::User(UserCommand::Add { name, role }) => {

@@ -71,99 +71,41 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("portico");
-        let requests = Family::<IngestLabels, Counter>::default();
-        r.register(
-            "ingest_requests",
-            "Requests to /e/... by endpoint slug, method and status",
-            requests.clone(),
-        );
-        let latency = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
-        r.register(
-            "ingest_duration_seconds",
-            "Time to answer a request to /e/...",
-            latency.clone(),
-        );
-        let refused = Family::<CodeLabel, Counter>::default();
-        r.register(
-            "refused_calls",
-            "Ingest requests refused, by problem code",
-            refused.clone(),
-        );
-        let cache = Family::<ResultLabel, Counter>::default();
-        r.register(
-            "access_cache_lookups",
-            "Ingest requests whose access facts came from the cache (hit) or the database (miss)",
-            cache.clone(),
-        );
-        let queue = Family::<LaneLabel, Gauge>::default();
-        r.register(
-            "writer_queue_depth",
-            "Jobs waiting for the writer, by lane",
-            queue.clone(),
-        );
-        let batch_jobs = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        r.register(
-            "writer_batch_jobs",
-            "Jobs committed together in one transaction",
-            batch_jobs.clone(),
-        );
-        let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
-        r.register(
-            "writer_commit_seconds",
-            "Time to run and commit one batch",
-            commit_seconds.clone(),
-        );
-        let folded = Counter::default();
-        r.register(
-            "folded_calls",
-            "Refused calls counted on an earlier row instead of a row of their own",
-            folded.clone(),
-        );
-        let pool_wait = Histogram::new(exponential_buckets(0.00001, 4.0, 12));
-        r.register(
-            "db_pool_wait_seconds",
-            "Time spent waiting for a database connection",
-            pool_wait.clone(),
-        );
-        let pool = Family::<StateLabel, Gauge>::default();
-        r.register(
-            "db_pool_connections",
-            "Database connections: max, open, busy and idle",
-            pool.clone(),
-        );
-        let retention_deleted = Counter::default();
-        r.register(
-            "retention_deleted_records",
-            "Records removed by retention",
-            retention_deleted.clone(),
-        );
-        let exports = Gauge::default();
-        r.register(
-            "exports_in_flight",
-            "Exports being streamed now",
-            exports.clone(),
-        );
-        let exported_rows = Counter::default();
-        r.register(
-            "exported_rows",
-            "Calls written by exports",
-            exported_rows.clone(),
-        );
+        let seconds = |start| Histogram::new(exponential_buckets(start, 2.0, 16));
+        let m = Self {
+            requests: add(&mut r, "ingest_requests", "Requests to /e/... by endpoint slug, method and status", Family::default()),
+            latency: add(&mut r, "ingest_duration_seconds", "Time to answer a request to /e/...", seconds(0.0001)),
+            refused: add(&mut r, "refused_calls", "Ingest requests refused, by problem code", Family::default()),
+            cache: add(
+                &mut r,
+                "access_cache_lookups",
+                "Ingest requests whose access facts came from the cache (hit) or the database (miss)",
+                Family::default(),
+            ),
+            queue: add(&mut r, "writer_queue_depth", "Jobs waiting for the writer, by lane", Family::default()),
+            batch_jobs: add(
+                &mut r,
+                "writer_batch_jobs",
+                "Jobs committed together in one transaction",
+                Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            ),
+            commit_seconds: add(&mut r, "writer_commit_seconds", "Time to run and commit one batch", seconds(0.0001)),
+            folded: add(
+                &mut r,
+                "folded_calls",
+                "Refused calls counted on an earlier row instead of a row of their own",
+                Counter::default(),
+            ),
+            pool_wait: add(&mut r, "db_pool_wait_seconds", "Time spent waiting for a database connection", seconds(0.00001)),
+            pool: add(&mut r, "db_pool_connections", "Database connections: max, open, busy and idle", Family::default()),
+            retention_deleted: add(&mut r, "retention_deleted_records", "Records removed by retention", Counter::default()),
+            exports: add(&mut r, "exports_in_flight", "Exports being streamed now", Gauge::default()),
+            exported_rows: add(&mut r, "exported_rows", "Calls written by exports", Counter::default()),
+            registry: Arc::default(),
+        };
         Self {
             registry: Arc::new(r),
-            requests,
-            latency,
-            refused,
-            cache,
-            queue,
-            batch_jobs,
-            commit_seconds,
-            folded,
-            pool_wait,
-            pool,
-            retention_deleted,
-            exports,
-            exported_rows,
+            ..m
         }
     }
 
@@ -235,6 +177,17 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Registers `metric` under `name` and returns a handle to it.
+fn add<M: prometheus_client::registry::Metric + Clone>(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    r.register(name, help, metric.clone());
+    metric
 }
 
 impl Default for Metrics {

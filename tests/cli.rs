@@ -102,12 +102,33 @@ async fn cli_adds_users_and_first_start_prints_the_admin_password_once() {
 
 async fn first_start_scenario(db_url: &str, empty: &str) {
     let db_url = db_url.to_owned();
+    let status = |url: &str| {
+        let out = portico(url).args(["migrate", "--status"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = status(&db_url);
+    assert!(
+        before.contains("pending 2026-11-22-000001_init"),
+        "{before}"
+    );
+    assert!(
+        !before.contains("applied "),
+        "--status changes nothing: {before}"
+    );
     let migrate = portico(&db_url).arg("migrate").output().unwrap();
     assert!(
         migrate.status.success(),
         "{}",
         String::from_utf8_lossy(&migrate.stderr)
     );
+    let after = status(&db_url);
+    assert!(after.contains("applied 2026-11-22-000001_init"), "{after}");
+    assert!(after.contains("0 pending migration(s)"), "{after}");
 
     let short = add_user(&db_url, "ana", "analyst", "short");
     assert!(!short.status.success(), "a short password is refused");

@@ -65,7 +65,7 @@ async fn payloads_are_exported_as_sent(app: TestApp) {
         .unwrap();
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.iter().last(), Some("data"));
+    assert_eq!(headers.iter().next_back(), Some("data"));
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let data: Vec<&str> = rows
         .iter()

@@ -1,12 +1,14 @@
 //! Database access: one connection type over SQLite and PostgreSQL, the r2d2 pool,
 //! and the embedded migrations of each backend.
 
+pub mod backup;
 pub mod schema;
 pub mod types;
 
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationSource;
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -234,6 +236,71 @@ pub fn migrate(conn: &mut DbConn) -> anyhow::Result<usize> {
     }
     .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(applied.len())
+}
+
+/// Every migration of the connection's backend, oldest first: (name, applied).
+pub fn migration_status(conn: &mut DbConn) -> anyhow::Result<Vec<(String, bool)>> {
+    let err =
+        |e: Box<dyn std::error::Error + Send + Sync>| anyhow::anyhow!("reading migrations: {e}");
+    let (all, applied): (Vec<(String, String)>, Vec<String>) = match conn {
+        DbConn::Postgres(c) => (
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map_err(err)?
+                .iter()
+                .map(|m| (m.name().to_string(), m.name().version().to_string()))
+                .collect(),
+            c.applied_migrations()
+                .map_err(err)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+        ),
+        DbConn::Sqlite(c) => (
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map_err(err)?
+                .iter()
+                .map(|m| (m.name().to_string(), m.name().version().to_string()))
+                .collect(),
+            c.applied_migrations()
+                .map_err(err)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+        ),
+    };
+    let mut all = all;
+    all.sort();
+    Ok(all
+        .into_iter()
+        .map(|(name, version)| {
+            let done = applied.contains(&version);
+            (name, done)
+        })
+        .collect())
+}
+
+/// Applies migrations in order until the one named `version` is applied (for databases at an
+/// earlier schema, as upgrade tests build them).
+pub fn migrate_until(conn: &mut DbConn, version: &str) -> anyhow::Result<()> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| anyhow::anyhow!("migrating: {e}");
+    loop {
+        let status = migration_status(conn)?;
+        match status.iter().find(|(v, _)| v == version) {
+            None => anyhow::bail!("no migration {version}"),
+            Some((_, true)) => return Ok(()),
+            Some((_, false)) => {}
+        }
+        match conn {
+            DbConn::Postgres(c) => c
+                .run_next_migration(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(err)?,
+            DbConn::Sqlite(c) => c
+                .run_next_migration(SQLITE_MIGRATIONS)
+                .map(|_| ())
+                .map_err(err)?,
+        }
+    }
 }
 
 #[cfg(test)]
