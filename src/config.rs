@@ -84,6 +84,15 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTICO_TRUST_PROXY_HEADERS")]
     pub trust_proxy_headers: bool,
 
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. HTTP/2 for
+    /// clients that offer it; session cookies become Secure.
+    #[arg(long, env = "PORTICO_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "PORTICO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// Mark the session cookie Secure (when served over HTTPS).
     #[arg(long, env = "PORTICO_SECURE_COOKIES")]
     pub secure_cookies: bool,

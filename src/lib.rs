@@ -28,6 +28,7 @@ pub mod request;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod ui;
 pub mod writer;
 
@@ -52,7 +53,17 @@ pub fn serve(
     state: web::Data<AppState>,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
-    let mut server = HttpServer::new(move || {
+    serve_with(listener, state, workers, None)
+}
+
+/// Starts the server on `listener`, speaking HTTPS when `tls` is given.
+pub fn serve_with(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(api::json_config())
@@ -71,8 +82,11 @@ pub fn serve(
             .wrap(actix_web::middleware::from_fn(telemetry::request_log))
             .configure(routes)
             .default_service(web::to(probes::not_found))
-    })
-    .listen(listener)?;
+    });
+    let mut server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
     if let Some(n) = workers {
         server = server.workers(n);
     }

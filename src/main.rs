@@ -76,14 +76,19 @@ fn main() -> anyhow::Result<()> {
                 println!("Created user 'admin' with password: {}", generated.expose());
                 println!("Store it now: it is not shown again.");
             }
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(portico::tls::server_config(cert, key)?),
+                _ => None,
+            };
             let listener =
                 TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
-            tracing::info!(bind = %args.bind, database = %url.redacted(), "portico listening");
-            println!("Portico listening on http://{}", listener.local_addr()?);
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!(bind = %args.bind, %scheme, database = %url.redacted(), "portico listening");
+            println!("Portico listening on {scheme}://{}", listener.local_addr()?);
             let state = web::Data::new(AppState::new(pool, clock, settings));
             actix_web::rt::System::new().block_on(async move {
                 actix_web::rt::spawn(upkeep::sweep_forever(state.clone()));
-                portico::serve(listener, state, args.workers)?.await
+                portico::serve_with(listener, state, args.workers, tls)?.await
             })?;
             Ok(())
         }

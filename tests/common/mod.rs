@@ -219,6 +219,21 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// A server started elsewhere (the real binary) at `base`, on `db_url`.
+    pub fn remote(backend: Backend, base: &str, db_url: &str) -> TestApp {
+        TestApp {
+            backend,
+            address: base.to_owned(),
+            clock: Clock::default(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            db_url: db_url.to_owned(),
+            _dir: None,
+        }
+    }
+
     /// Runs `sql` on this app's database (for seeding beyond what HTTP does quickly).
     pub async fn sql(&self, sql: String) {
         let url = DatabaseUrl::parse(&self.db_url).unwrap();
