@@ -6,9 +6,9 @@
 //! line), `unknown.txt` (well-formed values that match nothing), `ids.txt` (the
 //! token ids) and `api_key.txt` into `OUT_DIR`.
 //!
-//! `bench-seed calls DATABASE_URL TOTAL` inserts call rows straight into the
-//! database (not over HTTP) until the `bench` endpoint has `TOTAL` calls, spread
-//! evenly over the seeded tokens and the last 30 days.
+//! `bench-seed calls DATABASE_URL TOTAL` inserts records and their call rows straight
+//! into the database (not over HTTP) until the `bench` endpoint has `TOTAL` calls,
+//! spread evenly over the seeded tokens and the last 30 days.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,6 +155,20 @@ impl Api {
     }
 }
 
+/// One call for each of the `chunk` newest records (which have no call yet), spread
+/// over the seeded tokens.
+fn calls_from_records(endpoint_id: i64, first: i64, tokens: i64, chunk: i64) -> String {
+    format!(
+        "INSERT INTO calls (at, endpoint_id, endpoint_slug, method, path, status, code, token_kind, \
+         token_id, token_name, token_method, remote_addr, user_agent, request_bytes, response_bytes, \
+         duration_us, record_id) \
+         SELECT received_at, {endpoint_id}, 'bench', 'POST', '/e/bench', 201, NULL, 'secondary', \
+         {first} + (id % {tokens}), 'bench-' || (id % {tokens}), NULL, '127.0.0.1', 'bench-seed', \
+         300, 40, 500, id FROM (SELECT id, received_at FROM records WHERE endpoint_id = {endpoint_id} \
+         ORDER BY id DESC LIMIT {chunk}) AS newest ORDER BY id"
+    )
+}
+
 fn seed_calls(url: &DatabaseUrl, total: i64) -> anyhow::Result<()> {
     let pool = portico::db::connect(url, 1)?;
     let mut conn = pool.get()?;
@@ -180,33 +194,38 @@ fn seed_calls(url: &DatabaseUrl, total: i64) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     while missing > 0 {
         let chunk = missing.min(1_000_000);
-        // Older than every live call, oldest first, so ids grow with time as they do live.
-        let columns = "at, endpoint_id, endpoint_slug, method, path, status, code, token_kind, token_id, \
-                       token_name, token_method, remote_addr, user_agent, request_bytes, response_bytes, \
-                       duration_us, record_id";
-        let values = |n: &str, at: &str| {
-            format!(
-                "{at}, {endpoint_id}, 'bench', 'POST', '/e/bench', 201, NULL, 'secondary', \
-                 {first} + ({n} % {tokens}), 'bench-' || ({n} % {tokens}), NULL, '127.0.0.1', 'bench-seed', \
-                 300, 40, 500, NULL"
-            )
-        };
         let offset = missing; // seconds before now of the chunk's oldest call
+                              // Records first (a small payload each), then one call per record, older than
+                              // every live call and oldest first, so ids grow with time as they do live.
         let sql = match url {
-            DatabaseUrl::Sqlite(_) => format!(
-                "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {chunk}) \
-                 INSERT INTO calls ({columns}) SELECT {} FROM s",
-                values("n", &format!("datetime('now', printf('-%.3f seconds', ({offset} - n) * 0.25))"))
-            ),
-            DatabaseUrl::Postgres(_) => format!(
-                "INSERT INTO calls ({columns}) SELECT {} FROM generate_series(1, {chunk}) AS s(n)",
-                values("n", &format!("(now() at time zone 'utc') - make_interval(secs => ({offset} - n) * 0.25)"))
-            ),
+            DatabaseUrl::Sqlite(_) => [
+                format!(
+                    "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {chunk}) \
+                     INSERT INTO records (endpoint_id, received_at, data) SELECT {endpoint_id}, \
+                     datetime('now', printf('-%.3f seconds', ({offset} - n) * 0.25)), \
+                     '{{\"sensor\":\"seed\",\"reading\":' || n || ',\"unit\":\"C\"}}' FROM s"
+                ),
+                calls_from_records(endpoint_id, first, tokens, chunk),
+            ],
+            DatabaseUrl::Postgres(_) => [
+                format!(
+                    "INSERT INTO records (endpoint_id, received_at, data) SELECT {endpoint_id}, \
+                     (now() at time zone 'utc') - make_interval(secs => ({offset} - n) * 0.25), \
+                     '{{\"sensor\":\"seed\",\"reading\":' || n || ',\"unit\":\"C\"}}' \
+                     FROM generate_series(1, {chunk}) AS s(n)"
+                ),
+                calls_from_records(endpoint_id, first, tokens, chunk),
+            ],
         };
-        conn.transaction(|conn| diesel::sql_query(&sql).execute(conn))?;
+        conn.transaction(|conn| {
+            for statement in &sql {
+                diesel::sql_query(statement).execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
         missing -= chunk;
         eprintln!(
-            "  {} calls seeded ({:.0} s)",
+            "  {} calls seeded, each with its record ({:.0} s)",
             total - missing,
             started.elapsed().as_secs_f64()
         );
