@@ -13,12 +13,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::oneshot;
-
-use crate::db::DbPool;
 use crate::domain::access::Presented;
 use crate::domain::endpoint::Method;
-use crate::error::{AppError, AppResult};
 use crate::store::endpoints::EndpointRow;
 
 /// Beyond this many entries a map starts over (a flood of random tokens must not grow
@@ -102,78 +98,6 @@ impl AccessCache {
                 inner.credentials.clear();
                 inner.generation = Some(generation);
                 Some(inner)
-            }
-        }
-    }
-}
-
-/// Reads the access generation for many requests at once.
-///
-/// A request must decide on a generation read by a query that started after the
-/// request arrived (else a change acknowledged just before it could be missed). So
-/// requests queue up; one blocking task runs a query for everyone queued when it
-/// starts, answers them, and repeats while others queued meanwhile. Under load, one
-/// query serves a whole round of requests instead of one each.
-#[derive(Clone)]
-pub struct GenerationReader {
-    pool: DbPool,
-    rounds: Arc<Mutex<Rounds>>,
-}
-
-#[derive(Default)]
-struct Rounds {
-    running: bool,
-    waiting: Vec<oneshot::Sender<Result<i64, ()>>>,
-}
-
-impl GenerationReader {
-    pub fn new(pool: DbPool) -> Self {
-        Self {
-            pool,
-            rounds: Arc::default(),
-        }
-    }
-
-    /// The access generation as of a query that started after this call.
-    pub async fn current(&self) -> AppResult<i64> {
-        let (tx, rx) = oneshot::channel();
-        let start = {
-            let mut rounds = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
-            rounds.waiting.push(tx);
-            !std::mem::replace(&mut rounds.running, true)
-        };
-        if start {
-            let reader = self.clone();
-            tokio::task::spawn_blocking(move || reader.run_rounds());
-        }
-        match rx.await {
-            Ok(Ok(generation)) => Ok(generation),
-            _ => Err(AppError::Unavailable),
-        }
-    }
-
-    fn run_rounds(&self) {
-        loop {
-            let round = {
-                let mut rounds = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
-                if rounds.waiting.is_empty() {
-                    rounds.running = false;
-                    return;
-                }
-                std::mem::take(&mut rounds.waiting)
-            };
-            // Everyone in `round` was waiting before this query starts.
-            let generation = match self.pool.get() {
-                Ok(mut conn) => crate::store::access::generation(&mut conn).map_err(|e| {
-                    tracing::error!(error = %e, "could not read the access generation");
-                }),
-                Err(e) => {
-                    tracing::error!(error = %e, "no database connection for the access generation");
-                    Err(())
-                }
-            };
-            for waiter in round {
-                let _ = waiter.send(generation);
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod generation;
 pub mod ingest;
 pub mod limiter;
 pub mod metrics;
@@ -63,6 +64,11 @@ pub fn serve_with(
     workers: Option<usize>,
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
+    tokio::spawn(calls::refusals::flush_forever(
+        state.refusals.clone(),
+        state.writer.clone(),
+        state.clock.clone(),
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use portico::clock::Clock;
-use portico::config::{Cli, Command, UserCommand};
+use portico::config::{Cli, Command, ServeArgs, UserCommand};
 use portico::db::{self, DatabaseUrl};
 use portico::domain::secret::Password;
 use portico::operations::{upkeep, users};
@@ -19,22 +19,7 @@ fn main() -> anyhow::Result<()> {
     portico::telemetry::init(&cli.log, cli.log_json);
     let url = DatabaseUrl::parse(&cli.database_url).map_err(|e| anyhow::anyhow!(e))?;
     match cli.command {
-        Command::Migrate { status: false } => {
-            let pool = db::connect(&url, 1)?;
-            let applied = db::migrate(&mut *pool.get()?)?;
-            println!("applied {applied} migration(s) to {}", url.redacted());
-            Ok(())
-        }
-        Command::Migrate { status: true } => {
-            let pool = db::connect(&url, 1)?;
-            let status = db::migration_status(&mut *pool.get()?)?;
-            for (version, applied) in &status {
-                println!("{} {version}", if *applied { "applied" } else { "pending" });
-            }
-            let pending = status.iter().filter(|(_, a)| !a).count();
-            println!("{pending} pending migration(s) on {}", url.redacted());
-            Ok(())
-        }
+        Command::Migrate { status } => migrate(&url, status),
         Command::Backup { path } => {
             let summary = db::backup::backup(&url, &path)?;
             println!("backup written: {summary}");
@@ -59,38 +44,62 @@ fn main() -> anyhow::Result<()> {
             println!("added user '{name}' with role {}", role.as_str());
             Ok(())
         }
-        Command::Serve(args) => {
-            let settings = Settings {
-                trust_proxy_headers: args.trust_proxy_headers,
-                secure_cookies: args.secure_cookies,
-                session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
-                failed_token_limit: args.failed_token_limit,
-                max_exports: args.max_exports.max(1),
-                ..Settings::default()
-            };
-            let pool = db::connect_with(&url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
-            let clock = Clock::default();
-            let admin_password = args.admin_password;
-            if let Some(generated) = upkeep::prepare_database(&pool, admin_password, &clock)? {
-                // Printed once, to the terminal, never to the log.
-                println!("Created user 'admin' with password: {}", generated.expose());
-                println!("Store it now: it is not shown again.");
-            }
-            let tls = match (&args.tls_cert, &args.tls_key) {
-                (Some(cert), Some(key)) => Some(portico::tls::server_config(cert, key)?),
-                _ => None,
-            };
-            let listener =
-                TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            tracing::info!(bind = %args.bind, %scheme, database = %url.redacted(), "portico listening");
-            println!("Portico listening on {scheme}://{}", listener.local_addr()?);
-            let state = web::Data::new(AppState::new(pool, clock, settings));
-            actix_web::rt::System::new().block_on(async move {
-                actix_web::rt::spawn(upkeep::sweep_forever(state.clone()));
-                portico::serve_with(listener, state, args.workers, tls)?.await
-            })?;
-            Ok(())
-        }
+        Command::Serve(args) => serve(&url, args),
     }
+}
+
+/// Applies pending migrations, or (`status`) lists applied and pending ones.
+fn migrate(url: &DatabaseUrl, status: bool) -> anyhow::Result<()> {
+    let pool = db::connect(url, 1)?;
+    if !status {
+        let applied = db::migrate(&mut *pool.get()?)?;
+        println!("applied {applied} migration(s) to {}", url.redacted());
+        return Ok(());
+    }
+    let status = db::migration_status(&mut *pool.get()?)?;
+    for (version, applied) in &status {
+        println!("{} {version}", if *applied { "applied" } else { "pending" });
+    }
+    let pending = status.iter().filter(|(_, a)| !a).count();
+    println!("{pending} pending migration(s) on {}", url.redacted());
+    Ok(())
+}
+
+fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings {
+        trust_proxy_headers: args.trust_proxy_headers,
+        secure_cookies: args.secure_cookies,
+        session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
+        failed_token_limit: args.failed_token_limit,
+        max_exports: args.max_exports.max(1),
+        ..Settings::default()
+    };
+    let pool = db::connect_with(url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
+    let _serving = db::lock_for_serving(url)?;
+    let clock = Clock::default();
+    if let Some(generated) = upkeep::prepare_database(&pool, args.admin_password, &clock)? {
+        // Printed once, to the terminal, never to the log.
+        println!("Created user 'admin' with password: {}", generated.expose());
+        println!("Store it now: it is not shown again.");
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(portico::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(bind = %args.bind, %scheme, database = %url.redacted(), "portico listening");
+    println!("Portico listening on {scheme}://{}", listener.local_addr()?);
+    let state = web::Data::new(AppState::new(pool, clock, settings));
+    actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(upkeep::sweep_forever(state.clone()));
+        portico::serve_with(listener, state.clone(), args.workers, tls)?.await?;
+        // Stopped: the refusals gathered last are written before the process ends.
+        if let Err(e) = state.settle_calls().await {
+            tracing::error!(error = %e, "could not write the last refused calls");
+        }
+        std::io::Result::Ok(())
+    })?;
+    Ok(())
 }

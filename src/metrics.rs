@@ -139,6 +139,11 @@ impl Metrics {
         self.folded.inc_by(folded);
     }
 
+    /// `n` refused calls counted on a row gathered earlier.
+    pub fn folded(&self, n: i64) {
+        self.folded.inc_by(n.unsigned_abs());
+    }
+
     /// Waited `took` for a database connection.
     pub fn pool_wait(&self, took: Duration) {
         self.pool_wait.observe(took.as_secs_f64());

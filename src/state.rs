@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use actix_web::web;
 
-use crate::access_cache::{AccessCache, GenerationReader};
+use crate::access_cache::AccessCache;
 use crate::clock::Clock;
 use crate::db::{DbConn, DbPool};
 use crate::error::AppResult;
+use crate::generation::GenerationReader;
 use crate::limiter::{FailedTokenThrottle, LoginThrottle, RateLimiter};
 use crate::metrics::Metrics;
 use crate::writer::{Writer, PG_INGEST_WRITERS};
@@ -66,6 +67,8 @@ pub struct AppState {
     pub writer: Writer,
     /// Places for exports running at once.
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Refused calls gathered in memory until the writer takes them.
+    pub refusals: std::sync::Arc<crate::calls::refusals::Refusals>,
 }
 
 impl AppState {
@@ -74,19 +77,33 @@ impl AppState {
         let postgres = pool.get().is_ok_and(|c| matches!(*c, DbConn::Postgres(_)));
         let ingest_writers = if postgres { PG_INGEST_WRITERS } else { 1 };
         let metrics = Metrics::new();
+        // The writers' own connections: a reader never waits for one a writer holds.
+        let writers = u32::try_from(ingest_writers + 1).unwrap_or(u32::MAX);
+        let writer_pool = crate::db::sibling(&pool, writers).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the writers share the readers' pool");
+            pool.clone()
+        });
         Self {
-            writer: Writer::start(pool.clone(), ingest_writers, metrics.clone()),
+            writer: Writer::start(writer_pool, ingest_writers, metrics.clone()),
             access_cache: AccessCache::default(),
             access_generation: GenerationReader::new(pool.clone()),
             pool,
             clock,
-            metrics,
+            metrics: metrics.clone(),
             limiter: RateLimiter::default(),
             login_throttle: LoginThrottle::default(),
             failed_tokens: FailedTokenThrottle::new(settings.failed_token_limit),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
+            refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
+
             settings,
         }
+    }
+
+    /// Writes the refused calls gathered so far: a read of the call log on this
+    /// instance then misses none it answered.
+    pub async fn settle_calls(&self) -> AppResult<()> {
+        self.refusals.flush(&self.writer, self.clock.now()).await
     }
 
     /// Runs blocking database work on the blocking thread pool.

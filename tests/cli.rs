@@ -174,6 +174,16 @@ async fn first_start_scenario(db_url: &str, empty: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "the printed password logs in");
+    if empty.starts_with("sqlite://") {
+        // SQLite is served by one process: a second one on the file is refused.
+        let second = portico(empty)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert!(!second.status.success());
+        let said = String::from_utf8_lossy(&second.stderr);
+        assert!(said.contains("another Portico serves"), "{said}");
+    }
     server.kill().unwrap();
     let out = server.wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);

@@ -62,6 +62,7 @@ pub async fn export(
 ) -> AppResult<HttpResponse> {
     let export = export::parse(req.query_string(), Syntax::Api)?;
     let permit = export::admit(&state)?;
+    state.settle_calls().await?;
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
     let format = export.format;
     Ok(HttpResponse::Ok()

@@ -20,7 +20,8 @@ const MAX_OPEN_ROWS: usize = 10_000;
 /// between repeats (id, time, sizes, duration, counts) cleared.
 type FoldKey = Call;
 
-fn key_of(call: &Call) -> Option<FoldKey> {
+/// The kind of a refused call that folds (`None`: an accepted call, which never does).
+pub(crate) fn key_of(call: &Call) -> Option<FoldKey> {
     (call.status >= 400 && call.record_id.is_none()).then(|| Call {
         id: 0,
         at: NaiveDateTime::default(),
@@ -44,8 +45,8 @@ pub struct OpenRows(Arc<Mutex<Rows>>);
 pub enum Placement {
     /// A row of its own.
     Insert,
-    /// Counted on an open row.
-    Folded,
+    /// Counted on the open row with this id.
+    Folded(i64),
 }
 
 /// The folding decisions of one batch.
@@ -79,10 +80,10 @@ impl Batch {
         match known {
             Some((id, first)) if call.at >= first && call.at - first < FOLD_WINDOW => {
                 let f = self.folded.entry(id).or_default();
-                f.0 += 1;
+                f.0 += call.repeats;
                 f.1 += call.request_bytes;
                 f.2 += call.response_bytes;
-                Placement::Folded
+                Placement::Folded(id)
             }
             _ => Placement::Insert,
         }
@@ -162,13 +163,13 @@ mod tests {
         assert_eq!(batch.place(&first), Placement::Insert);
         batch.inserted(&first, 7);
         let again = refused(t + chrono::TimeDelta::milliseconds(500));
-        assert_eq!(batch.place(&again), Placement::Folded);
+        assert_eq!(batch.place(&again), Placement::Folded(7));
         assert_eq!(batch.repeats(), vec![(7, 1, 10, 20)]);
         batch.publish();
         let mut next = Batch::new(&open);
         assert_eq!(
             next.place(&refused(t + chrono::TimeDelta::milliseconds(900))),
-            Placement::Folded
+            Placement::Folded(7)
         );
         assert_eq!(
             next.place(&refused(t + chrono::TimeDelta::seconds(2))),

@@ -123,6 +123,7 @@ impl StatsQuery {
 
 /// Calls per token or endpoint in buckets over `[since, until)`.
 pub async fn compute(state: &AppState, q: StatsQuery) -> AppResult<Stats> {
+    state.settle_calls().await?;
     let rows = state
         .db(move |conn| {
             Ok(store::calls::stats(

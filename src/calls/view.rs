@@ -29,6 +29,7 @@ pub struct CallDetail {
 
 /// The calls matching `q`, newest first, one page.
 pub async fn page(state: &AppState, q: &CallQuery) -> AppResult<Page<Call>> {
+    state.settle_calls().await?;
     let (filter, cursor, limit) = (q.filter.clone(), q.cursor, q.limit);
     let rows = state
         .db(move |conn| {
@@ -45,6 +46,7 @@ pub async fn page(state: &AppState, q: &CallQuery) -> AppResult<Page<Call>> {
 
 /// Up to `limit` calls newer than `filter.after_id`, newest first (the live tail).
 pub async fn newer(state: &AppState, filter: CallFilter, limit: i64) -> AppResult<Vec<Call>> {
+    state.settle_calls().await?;
     state
         .db(move |conn| Ok(store::calls::page(conn, &filter, None, limit)?))
         .await
@@ -52,6 +54,7 @@ pub async fn newer(state: &AppState, filter: CallFilter, limit: i64) -> AppResul
 
 /// One call with its record's payload (if it has one that still exists).
 pub async fn detail(state: &AppState, id: i64) -> AppResult<CallDetail> {
+    state.settle_calls().await?;
     let (call, data) = state
         .db(move |conn| {
             let call = store::calls::find(conn, id).map_err(missing("call"))?;

@@ -23,7 +23,27 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-pub type DbPool = Pool<Manager>;
+/// A connection pool, knowing the database it connects to.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<Manager>,
+    manager: Manager,
+}
+
+impl std::ops::Deref for DbPool {
+    type Target = Pool<Manager>;
+
+    fn deref(&self) -> &Pool<Manager> {
+        &self.pool
+    }
+}
+
+impl DbPool {
+    /// How this pool connects: the database URL and SQLite's durability.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+}
 pub type PooledConn = PooledConnection<Manager>;
 
 /// Which backend a URL selects, decided from the URL itself: SQLite accepts any
@@ -140,6 +160,50 @@ impl DbConn {
     }
 }
 
+/// How a writer's transaction reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// As configured: a commit is on disk (or in PostgreSQL's flushed WAL) before it
+    /// returns. Every accepted call's row and record.
+    Durable,
+    /// The commit returns before the disk flush (SQLite `synchronous = NORMAL` in WAL
+    /// mode, PostgreSQL `synchronous_commit = off`): it survives a crash of Portico,
+    /// and loses at most the last moments of work to a power cut or an OS crash.
+    /// Refused calls' rows only.
+    Relaxed,
+}
+
+impl DbConn {
+    /// [`DbConn::write_transaction`] with `durability`; `configured` is this
+    /// database's SQLite setting, restored after a relaxed commit.
+    pub fn write_transaction_as<T, E, F>(
+        &mut self,
+        durability: Durability,
+        configured: SqliteSync,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        if durability == Durability::Durable {
+            return self.write_transaction(f);
+        }
+        match self {
+            DbConn::Postgres(_) => self.transaction(|conn| {
+                conn.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
+                f(conn)
+            }),
+            DbConn::Sqlite(_) => {
+                self.batch_execute("PRAGMA synchronous = NORMAL")?;
+                let outcome = self.write_transaction(f);
+                self.batch_execute(&format!("PRAGMA synchronous = {}", configured.pragma()))?;
+                outcome
+            }
+        }
+    }
+}
+
 /// When SQLite flushes to disk (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum SqliteSync {
@@ -151,11 +215,30 @@ pub enum SqliteSync {
     Normal,
 }
 
+impl SqliteSync {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Establishes connections for the pool, choosing the backend from the parsed URL.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
     sqlite_sync: SqliteSync,
+}
+
+impl Manager {
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn sqlite_sync(&self) -> SqliteSync {
+        self.sqlite_sync
+    }
 }
 
 impl diesel::r2d2::ManageConnection for Manager {
@@ -173,10 +256,7 @@ impl diesel::r2d2::ManageConnection for Manager {
                 // WAL lets readers run beside the writer; FULL makes every commit
                 // durable before a 201 is sent; the busy timeout queues writers
                 // instead of failing them.
-                let sync = match self.sqlite_sync {
-                    SqliteSync::Full => "FULL",
-                    SqliteSync::Normal => "NORMAL",
-                };
+                let sync = self.sqlite_sync.pragma();
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
@@ -215,17 +295,56 @@ pub fn connect_with(
             }
         }
     }
+    let manager = Manager {
+        url: url.clone(),
+        sqlite_sync,
+    };
     let pool = Pool::builder()
         .max_size(max_size)
         // How long a request waits for a connection before it is answered 503: a
         // database that is away is reported within seconds, not after a client's
         // own timeout.
         .connection_timeout(Duration::from_secs(3))
-        .build(Manager {
-            url: url.clone(),
-            sqlite_sync,
-        })?;
-    Ok(pool)
+        .build(manager.clone())?;
+    Ok(DbPool { pool, manager })
+}
+
+/// Another pool of at most `max_size` connections on the database of `pool` (the
+/// writers' own, so readers never wait for a connection a writer holds).
+pub fn sibling(pool: &DbPool, max_size: u32) -> anyhow::Result<DbPool> {
+    let manager = pool.manager.clone();
+    Ok(DbPool {
+        pool: Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(3))
+            .build(manager.clone())?,
+        manager,
+    })
+}
+
+/// Keeps a second process from serving the same SQLite database: SQLite has one
+/// writing process, and this one publishes its access changes in memory
+/// (`crate::generation`). Holds `PATH.lock` locked while the returned file lives.
+/// PostgreSQL serves any number of instances: nothing to hold.
+pub fn lock_for_serving(url: &DatabaseUrl) -> anyhow::Result<Option<std::fs::File>> {
+    let DatabaseUrl::Sqlite(path) = url else {
+        return Ok(None);
+    };
+    let lock = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Portico serves {path} (it holds {lock}); SQLite is served by one process \
+             — use PostgreSQL for several instances"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 /// Applies every pending migration of the connection's backend.

@@ -16,6 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::db::Durability;
 use crate::domain::access::{decide, Denial, EndpointAccess, Presented, Principal};
 use crate::domain::call::TokenKind;
 use crate::domain::endpoint::{AuthType, Method};
@@ -152,7 +153,11 @@ async fn handle(
             _ => 0,
         };
         let call = facts.call(&incoming, status, code, response_bytes);
-        log_call(&state, call, facts.touch.take(), status).await;
+        // A repeated refusal costs a hash-map update; the rest wait for their row.
+        let counted = facts.touch.is_none() && state.refusals.count(&call);
+        if !counted {
+            log_call(&state, call, facts.touch.take(), status).await;
+        }
     }
     state.metrics.observe(
         IngestLabels {
@@ -175,8 +180,20 @@ async fn log_call(state: &web::Data<AppState>, call: Call, touch: Touch, status:
     let log = {
         let state = state.clone();
         async move {
-            if let Err(e) = state.writer.log_call(call, touch).await {
-                tracing::error!(error = %e, "could not write the call log");
+            // An accepted call's row must reach the disk; a refusal's may trail it.
+            let durability = match status.as_u16() < 400 {
+                true => Durability::Durable,
+                false => Durability::Relaxed,
+            };
+            let refused = touch.is_none() && durability == Durability::Relaxed;
+            let first = refused.then(|| call.clone());
+            match state.writer.log_call(call, touch, durability).await {
+                Ok(row) => {
+                    if let Some(first) = first {
+                        state.refusals.opened(&first, row);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not write the call log"),
             }
         }
     };
@@ -359,7 +376,7 @@ async fn post(
     }
     let key = incoming.idempotency_key()?;
     let bytes = records::read_body(body, limit, &mut facts.request_bytes).await?;
-    let data = records::json_body(&bytes)?.to_owned();
+    let data = records::json_text(bytes)?;
     // The call row is written with the record, in the same transaction: a stored
     // record always has its call in the viewer.
     let call = facts.call(incoming, StatusCode::CREATED, None, 0);

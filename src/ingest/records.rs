@@ -18,7 +18,7 @@ use crate::store;
 use crate::store::calls::Call;
 use crate::store::idempotency::NewKey;
 use crate::store::records::RecordQuery;
-use crate::writer::Touch;
+use crate::writer::{NewRecord, Touch};
 
 /// What became of a POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,23 @@ pub struct Post {
 }
 
 /// Stores `post` with the next batch, marking `touch` used; answers after commit.
+/// Without an Idempotency-Key it cannot fail unless the database does, so it goes
+/// into the batch's bulk insert; with one it looks the key up under its own savepoint.
 pub async fn store_post(state: &AppState, touch: Touch, post: Post) -> AppResult<Stored> {
+    if post.key.is_none() {
+        let at = post.now;
+        let record = NewRecord {
+            endpoint_id: post.endpoint_id,
+            received_at: at,
+            data: post.data,
+            call: post.call,
+            started: post.started,
+            response_bytes: Box::new(move |id| Stored::Created { id, at }.body().len() as i64),
+            touch,
+        };
+        let id = state.writer.store_record(record).await?;
+        return Ok(Stored::Created { id, at });
+    }
     let body_hash = Sha256::digest(post.data.as_bytes()).to_vec();
     state
         .writer
@@ -152,6 +168,14 @@ pub async fn read_body(
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// The request body as stored, taken over without a copy: UTF-8 text holding
+/// exactly one JSON value (kept byte for byte), or `invalid_json`.
+pub fn json_text(bytes: actix_web::web::BytesMut) -> AppResult<String> {
+    let text = String::from_utf8(bytes.into()).map_err(|_| AppError::invalid_json("not UTF-8"))?;
+    json_body(text.as_bytes())?;
+    Ok(text)
 }
 
 /// The request body as stored: UTF-8 text holding exactly one JSON value (any

@@ -332,6 +332,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
 
 /// Mapped tokens and calls in the last 24 hours, per endpoint id (the endpoint list).
 pub async fn activity(state: &AppState) -> AppResult<(Vec<(i64, i64)>, Vec<(Option<i64>, i64)>)> {
+    state.settle_calls().await?;
     let since = state.clock.now() - chrono::TimeDelta::hours(24);
     read(state, move |conn| {
         Ok((

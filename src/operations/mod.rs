@@ -71,7 +71,7 @@ where
 {
     let now = state.clock.now();
     let actor = actor.username.clone();
-    state
+    let (out, generation) = state
         .writer
         .write(move |conn| {
             let mut tx = Tx {
@@ -81,12 +81,18 @@ where
                 access_changed: false,
             };
             let out = f(&mut tx)?;
-            if tx.access_changed {
-                store::access::bump(tx.conn)?;
-            }
-            Ok(out)
+            let generation = match tx.access_changed {
+                true => Some(store::access::bump(tx.conn)?),
+                false => None,
+            };
+            Ok((out, generation))
         })
-        .await
+        .await?;
+    // Committed: readers of this process see it before the change is acknowledged.
+    if let Some(n) = generation {
+        state.access_generation.published(n);
+    }
+    Ok(out)
 }
 
 /// Runs a read on the pool's blocking threads.

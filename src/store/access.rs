@@ -18,11 +18,12 @@ pub fn generation(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 /// Raises the generation; visible to others when the caller's transaction commits.
-pub fn bump(conn: &mut DbConn) -> QueryResult<()> {
+/// Returns the new value.
+pub fn bump(conn: &mut DbConn) -> QueryResult<i64> {
     diesel::update(access_generation::table.find(1))
         .set(access_generation::n.eq(access_generation::n + 1))
-        .execute(conn)?;
-    Ok(())
+        .returning(access_generation::n)
+        .get_result(conn)
 }
 
 /// What the token hashing to `hash` is on (`endpoint_id`, `method`): a primary

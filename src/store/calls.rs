@@ -12,11 +12,13 @@ use crate::domain::endpoint::Method;
 use chrono::{DateTime, Utc};
 
 // One call in the log: what the ingest path writes, what the store reads back, what
-// the API, the UI and exports show (as `CallOut`). `id` is assigned by the database.
+// the API, the UI and exports show (as `CallOut`). `id` is assigned by the writer
+// (`store::ids::reserve`) when it inserts the row.
 // (A line comment: a doc comment would become the schema's description.)
 #[derive(
     Debug,
     Clone,
+    Default,
     PartialEq,
     Eq,
     Hash,
@@ -29,7 +31,6 @@ use chrono::{DateTime, Utc};
 #[diesel(table_name = calls)]
 #[schema(as = CallOut)]
 pub struct Call {
-    #[diesel(skip_insertion)]
     pub id: i64,
     #[serde(serialize_with = "crate::clock::serialize_utc")]
     #[schema(value_type = DateTime<Utc>)]
@@ -81,11 +82,26 @@ pub struct CallFilter {
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
+/// Inserts `call` under a fresh id; returns it.
 pub fn insert(conn: &mut DbConn, call: &Call) -> QueryResult<i64> {
+    let id = super::ids::reserve(conn, super::ids::Numbered::Calls, 1)?[0];
+    let call = Call { id, ..call.clone() };
     diesel::insert_into(calls::table)
-        .values(call)
-        .returning(calls::id)
-        .get_result(conn)
+        .values(&call)
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Inserts `calls` (each with its reserved id) in one statement.
+pub fn insert_many(conn: &mut DbConn, calls: &[Call]) -> QueryResult<usize> {
+    if calls.is_empty() {
+        return Ok(0);
+    }
+    // Per backend: diesel's batch insert is not on the connection enum.
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(calls::table).values(calls).execute(c),
+        DbConn::Postgres(c) => diesel::insert_into(calls::table).values(calls).execute(c),
+    }
 }
 
 /// Folds `repeats` more refused calls into row `id`, which stands for them all.
@@ -134,7 +150,15 @@ pub fn page(
         q = q.filter(calls::method.eq(method.clone()));
     }
     if let Some((lo, hi)) = f.status {
-        q = q.filter(calls::status.between(lo, hi));
+        // One status is an equality, so (status, id) yields the page in order.
+        q = match lo == hi {
+            true => q.filter(calls::status.eq(lo)),
+            false => q.filter(calls::status.between(lo, hi)),
+        };
+        if lo >= 400 {
+            // Implied, and said so the partial index of refusals (calls_refused) serves it.
+            q = q.filter(calls::status.ge(400));
+        }
     }
     if let Some(since) = f.since {
         q = q.filter(calls::at.ge(since));

@@ -42,6 +42,28 @@ pub fn insert(
         .get_result(conn)
 }
 
+/// A record with the id the writer gave it.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = records)]
+pub struct NewRecord<'a> {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub received_at: NaiveDateTime,
+    pub data: &'a str,
+}
+
+/// Inserts `rows` in one statement.
+pub fn insert_many(conn: &mut DbConn, rows: &[NewRecord<'_>]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Per backend: diesel's batch insert is not on the connection enum.
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(records::table).values(rows).execute(c),
+        DbConn::Postgres(c) => diesel::insert_into(records::table).values(rows).execute(c),
+    }
+}
+
 pub fn find(conn: &mut DbConn, endpoint_id: i64, id: i64) -> QueryResult<Option<RecordRow>> {
     records::table
         .filter(records::endpoint_id.eq(endpoint_id))

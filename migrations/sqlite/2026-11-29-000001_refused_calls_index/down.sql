@@ -1,0 +1,2 @@
+DROP INDEX calls_refused;
+CREATE INDEX calls_status ON calls (status, id);

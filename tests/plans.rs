@@ -1,0 +1,144 @@
+//! The indexes that remain serve the queries that need them: the database's own
+//! plans (`EXPLAIN`) for the viewer's pages and `GET /e/{slug}` on a log of 20,000
+//! calls. The SQL is the shape `store::calls::page` and `store::records::page` build.
+//! The status filter has only a partial index over refusals (`calls_refused`): a
+//! filter on a refusal uses it; a filter on 2xx walks the primary key newest first.
+
+mod common;
+
+use common::*;
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, RunQueryDsl};
+use portico::db::{self, DatabaseUrl, DbConn};
+use serde_json::json;
+
+#[derive(QueryableByName)]
+struct SqlitePlan {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlan {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+/// The plan of `sql` as text.
+fn explain(conn: &mut DbConn, sql: &str) -> String {
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load::<SqlitePlan>(c)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.detail)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        DbConn::Postgres(c) => diesel::sql_query(format!("EXPLAIN {sql}"))
+            .load::<PgPlan>(c)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.plan)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+const COLUMNS: &str = "calls.id, calls.at, calls.endpoint_id, calls.endpoint_slug, calls.method, calls.path, \
+    calls.status, calls.code, calls.token_kind, calls.token_id, calls.token_name, calls.token_method, \
+    calls.remote_addr, calls.user_agent, calls.request_bytes, calls.response_bytes, calls.duration_us, \
+    calls.record_id, calls.repeats";
+
+async fn plans_use_the_indexes_that_remain(app: TestApp) {
+    let admin = app.admin().await;
+    let endpoint = admin.create_endpoint("orders", json!({})).await;
+    let id = endpoint["id"].as_i64().unwrap();
+    app.seed_records(id, "orders", 20_000, 20).await;
+    // A small endpoint beside the big one: filtering by it is selective.
+    let stock = admin.create_endpoint("stock", json!({})).await;
+    let small = stock["id"].as_i64().unwrap();
+    app.seed_records(small, "stock", 50, 20).await;
+    // A few refusals among them, as in life.
+    app.sql(format!(
+        "UPDATE calls SET status = 403, code = 'token_not_mapped', token_id = 7 WHERE id % 1000 = 0 AND endpoint_id = {id}"
+    ))
+    .await;
+    // Most records are old: a `since` in the last weeks is selective.
+    app.sql(format!(
+        "UPDATE records SET received_at = '2026-01-01 00:00:00' WHERE id % 1000 <> 0 AND endpoint_id = {id}"
+    ))
+    .await;
+    app.sql("ANALYZE".to_owned()).await;
+    let url = DatabaseUrl::parse(&app.db_url).unwrap();
+    let plans = tokio::task::spawn_blocking(move || {
+        let pool = db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let page = |filter: &str| format!("SELECT {COLUMNS} FROM calls WHERE {filter} ORDER BY calls.id DESC LIMIT 51");
+        [
+            ("viewer by token", explain(&mut conn, &page("calls.token_id = 7"))),
+            ("viewer by endpoint", explain(&mut conn, &page(&format!("calls.endpoint_id = {small}")))),
+            (
+                "viewer by a refusal status",
+                explain(&mut conn, &page("calls.status = 403 AND calls.status >= 400")),
+            ),
+            ("viewer by 2xx", explain(&mut conn, &page("calls.status BETWEEN 200 AND 299"))),
+            (
+                "GET /e/{slug} page",
+                explain(
+                    &mut conn,
+                    &format!("SELECT id, endpoint_id, received_at, data FROM records WHERE endpoint_id = {small} AND id > 100 ORDER BY id ASC LIMIT 101"),
+                ),
+            ),
+            (
+                "GET /e/{slug}?since=",
+                explain(
+                    &mut conn,
+                    &format!("SELECT id, endpoint_id, received_at, data FROM records WHERE endpoint_id = {id} AND received_at >= '2026-11-01 00:00:00' ORDER BY id ASC LIMIT 101"),
+                ),
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    let expect = [
+        ("viewer by token", "calls_token"),
+        ("viewer by endpoint", "calls_endpoint"),
+        ("viewer by a refusal status", "calls_refused"),
+        ("GET /e/{slug} page", "records_endpoint_id"),
+        ("GET /e/{slug}?since=", "records_received_at"),
+    ];
+    for (name, plan) in &plans {
+        println!("{:?} {name}:\n{plan}\n", app.backend);
+        assert!(!plan.contains("calls_status"), "the dropped index is gone");
+        // A page is read in order; only a selective `since` sorts its few matches.
+        assert!(
+            name.contains("2xx")
+                || name.contains("since")
+                || !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+            "{name}: no sort of the whole match"
+        );
+        if let Some((_, index)) = expect.iter().find(|(n, _)| n == name) {
+            assert!(
+                plan.contains(index),
+                "{:?} {name} uses {index}:\n{plan}",
+                app.backend
+            );
+        }
+    }
+    let two_xx = &plans[3].1;
+    let walks_primary_key = match app.backend {
+        Backend::Sqlite => two_xx.contains("SCAN calls") && !two_xx.contains("TEMP B-TREE"),
+        Backend::Postgres => two_xx.contains("calls_pkey") && !two_xx.contains("Sort"),
+    };
+    assert!(
+        walks_primary_key,
+        "{:?}: 2xx walks the primary key in order:\n{two_xx}",
+        app.backend
+    );
+}
+
+on_each_backend!(
+    the_viewer_and_record_pages_use_an_index,
+    plans_use_the_indexes_that_remain
+);
