@@ -2,6 +2,7 @@
 --   post    POST /e/bench, a 300-byte JSON body, a random seeded token   (also the ceiling's load)
 --   flood   POST /e/bench with unknown (well-formed) and malformed tokens
 --   get     GET /e/bench?limit=100 with a random seeded token
+--   page    (the ceiling) GET /e/bench?bytes=BENCH_PAGE_BYTES, a page from memory
 --   viewer  GET /api/v1/calls?token=ID&limit=50 with the admin API key, a random seeded token id
 -- BENCH_DIR holds what `bench-seed api` wrote. Requests are formatted once, in init, so
 -- the generator spends its time sending, not building strings.
@@ -73,6 +74,12 @@ function init(args)
       requests[i] = wrk.format("GET", "/e/bench?limit=100", {
         ["Authorization"] = "Bearer " .. pick(tokens),
       })
+    end
+  elseif mode == "page" then
+    -- the ceiling only: a page of BENCH_PAGE_BYTES from memory
+    local bytes = os.getenv("BENCH_PAGE_BYTES") or "32768"
+    for i = 1, n do
+      requests[i] = wrk.format("GET", "/e/bench?bytes=" .. bytes)
     end
   elseif mode == "viewer" then
     local ids = lines("ids.txt")

@@ -231,7 +231,7 @@ fn seed_calls(url: &DatabaseUrl, total: i64) -> anyhow::Result<()> {
         );
     }
     if let DatabaseUrl::Postgres(_) = url {
-        diesel::sql_query("ANALYZE calls").execute(&mut conn)?;
+        diesel::sql_query("ANALYZE calls").execute(&mut **conn)?;
     }
     Ok(())
 }

@@ -299,8 +299,14 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::refused(Code::Conflict, "a resource with this value already exists")
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                tracing::error!("database connection closed");
+            // The connection went away under the query, or a transaction could not
+            // be rolled back on it: the database is away, not the request wrong.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | Error::BrokenTransactionManager => {
+                tracing::error!("database connection lost");
                 AppError::Unavailable
             }
             Error::DatabaseError(kind, info) => {

@@ -9,7 +9,7 @@ use actix_web::web;
 use crate::access_cache::AccessCache;
 use crate::clock::Clock;
 use crate::db::{DbConn, DbPool};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::generation::GenerationReader;
 use crate::limiter::{FailedTokenThrottle, LoginThrottle, RateLimiter};
 use crate::metrics::Metrics;
@@ -69,12 +69,20 @@ pub struct AppState {
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
     /// Refused calls gathered in memory until the writer takes them.
     pub refusals: std::sync::Arc<crate::calls::refusals::Refusals>,
+    /// One place per pooled connection: reads beyond them wait here, as tasks, not
+    /// as blocking threads parked on the pool (which cost a thread each and a
+    /// storm of wake-ups under load).
+    readers: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a read waits for a connection before it is answered 503 (the pool's
+/// own timeout, which applies after this).
+const READ_WAIT: Duration = Duration::from_secs(3);
 
 impl AppState {
     pub fn new(pool: DbPool, clock: Clock, settings: Settings) -> Self {
         // SQLite has one writer; PostgreSQL commits batches side by side.
-        let postgres = pool.get().is_ok_and(|c| matches!(*c, DbConn::Postgres(_)));
+        let postgres = pool.get().is_ok_and(|c| matches!(**c, DbConn::Postgres(_)));
         let ingest_writers = if postgres { PG_INGEST_WRITERS } else { 1 };
         let metrics = Metrics::new();
         // The writers' own connections: a reader never waits for one a writer holds.
@@ -83,6 +91,7 @@ impl AppState {
             tracing::warn!(error = %e, "the writers share the readers' pool");
             pool.clone()
         });
+        let readers = pool.max_size() as usize;
         Self {
             writer: Writer::start(writer_pool, ingest_writers, metrics.clone()),
             access_cache: AccessCache::default(),
@@ -95,6 +104,7 @@ impl AppState {
             failed_tokens: FailedTokenThrottle::new(settings.failed_token_limit),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
             refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
+            readers: std::sync::Arc::new(tokio::sync::Semaphore::new(readers)),
 
             settings,
         }
@@ -113,8 +123,13 @@ impl AppState {
         T: Send + 'static,
     {
         let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
+        let waited = std::time::Instant::now();
+        let place = tokio::time::timeout(READ_WAIT, self.readers.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::Unavailable)?
+            .map_err(|_| AppError::Unavailable)?;
         web::block(move || {
-            let waited = std::time::Instant::now();
+            let _place = place;
             let mut conn = pool.get()?;
             metrics.pool_wait(waited.elapsed());
             f(&mut conn)

@@ -75,57 +75,57 @@ async fn schema_matches_migrations(app: TestApp) {
         users::table
             .select(users::all_columns)
             .limit(0)
-            .load::<portico::store::users::UserRow>(&mut *conn)
+            .load::<portico::store::users::UserRow>(&mut **conn)
             .unwrap();
         sessions::table
             .select(sessions::all_columns)
             .limit(0)
-            .load::<portico::store::users::SessionRow>(&mut *conn)
+            .load::<portico::store::users::SessionRow>(&mut **conn)
             .unwrap();
         api_keys::table
             .select(api_keys::all_columns)
             .limit(0)
-            .load::<portico::store::users::ApiKeyRow>(&mut *conn)
+            .load::<portico::store::users::ApiKeyRow>(&mut **conn)
             .unwrap();
         endpoints::table
             .select(endpoints::all_columns)
             .limit(0)
-            .load::<portico::store::endpoints::EndpointRow>(&mut *conn)
+            .load::<portico::store::endpoints::EndpointRow>(&mut **conn)
             .unwrap();
         primary_tokens::table
             .select(primary_tokens::all_columns)
             .limit(0)
-            .load::<portico::store::endpoints::PrimaryTokenRow>(&mut *conn)
+            .load::<portico::store::endpoints::PrimaryTokenRow>(&mut **conn)
             .unwrap();
         tokens::table
             .select(tokens::all_columns)
             .limit(0)
-            .load::<portico::store::tokens::TokenRow>(&mut *conn)
+            .load::<portico::store::tokens::TokenRow>(&mut **conn)
             .unwrap();
         mappings::table
             .select(mappings::all_columns)
             .limit(0)
-            .load::<portico::store::mappings::MappingRow>(&mut *conn)
+            .load::<portico::store::mappings::MappingRow>(&mut **conn)
             .unwrap();
         records::table
             .select(records::all_columns)
             .limit(0)
-            .load::<portico::store::records::RecordRow>(&mut *conn)
+            .load::<portico::store::records::RecordRow>(&mut **conn)
             .unwrap();
         idempotency_keys::table
             .select(idempotency_keys::all_columns)
             .limit(0)
-            .load::<portico::store::idempotency::IdempotencyRow>(&mut *conn)
+            .load::<portico::store::idempotency::IdempotencyRow>(&mut **conn)
             .unwrap();
         calls::table
             .select(calls::all_columns)
             .limit(0)
-            .load::<portico::store::calls::Call>(&mut *conn)
+            .load::<portico::store::calls::Call>(&mut **conn)
             .unwrap();
         audit_log::table
             .select(audit_log::all_columns)
             .limit(0)
-            .load::<portico::store::audit::AuditRow>(&mut *conn)
+            .load::<portico::store::audit::AuditRow>(&mut **conn)
             .unwrap();
         portico::store::access::generation(&mut conn).unwrap();
     })

@@ -93,7 +93,7 @@ async fn database_at(
                 .join("\n");
             if !statement.trim().is_empty() {
                 diesel::sql_query(&statement)
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .unwrap_or_else(|e| panic!("{version}: {e}\n{statement}"));
             }
         }

@@ -94,11 +94,11 @@ async fn a_bad_job_fails_alone(app: TestApp) {
         let mut conn = pool.get().unwrap();
         let r: i64 = records::table
             .select(count_star())
-            .get_result(&mut *conn)
+            .get_result(&mut **conn)
             .unwrap();
         let c: Vec<(Option<i64>, i64)> = calls::table
             .select((calls::record_id, calls::repeats))
-            .load(&mut *conn)
+            .load(&mut **conn)
             .unwrap();
         (r, c)
     })

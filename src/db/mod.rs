@@ -242,10 +242,61 @@ impl Manager {
 }
 
 impl diesel::r2d2::ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Checked;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, Self::Error> {
+    fn connect(&self) -> Result<Checked, Self::Error> {
+        self.open().map(|conn| Checked {
+            conn,
+            checked: std::time::Instant::now(),
+        })
+    }
+
+    /// A connection checked within [`CHECK_EVERY`] is handed out as it is; an older
+    /// one is asked `SELECT 1` first (one round trip, not one per checkout).
+    fn is_valid(&self, conn: &mut Checked) -> Result<(), Self::Error> {
+        if conn.checked.elapsed() < CHECK_EVERY {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        conn.checked = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// A connection whose transaction could not be ended is not reused.
+    fn has_broken(&self, conn: &mut Checked) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
+    }
+}
+
+/// How long a pooled connection counts as checked. A connection that broke within
+/// it fails its request (503) and is checked, and replaced, on a later checkout.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// A pooled connection and when it was last known to work.
+pub struct Checked {
+    conn: DbConn,
+    checked: std::time::Instant,
+}
+
+impl std::ops::Deref for Checked {
+    type Target = DbConn;
+
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Checked {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConn, diesel::r2d2::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(DbConn::Postgres)
@@ -255,25 +306,18 @@ impl diesel::r2d2::ManageConnection for Manager {
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; FULL makes every commit
                 // durable before a 201 is sent; the busy timeout queues writers
-                // instead of failing them.
+                // instead of failing them; statement journals (a multi-row INSERT
+                // that fails is undone alone) stay in memory, not in temporary files.
                 let sync = self.sqlite_sync.pragma();
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA temp_store = MEMORY;"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
     }
 }
 

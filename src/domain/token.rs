@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub const TOKEN_LEN: usize = 64;
+/// How precise a credential's `last_used_at` is: it is written at most this often
+/// (a busy token would otherwise cost a row update with every batch).
+pub const LAST_USED_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 const RANDOM_LEN: usize = 58;
 const CHECKSUM_LEN: usize = TOKEN_LEN - RANDOM_LEN;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

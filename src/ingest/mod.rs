@@ -20,7 +20,7 @@ use crate::db::Durability;
 use crate::domain::access::{decide, Denial, EndpointAccess, Presented, Principal};
 use crate::domain::call::TokenKind;
 use crate::domain::endpoint::{AuthType, Method};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::metrics::IngestLabels;
 use crate::state::AppState;
 use crate::store::calls::Call;
@@ -124,7 +124,7 @@ async fn handle(
     req: HttpRequest,
     slug: String,
     target: Target,
-    body: web::Payload,
+    mut body: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let incoming = Incoming::read(
@@ -135,7 +135,12 @@ async fn handle(
         state.clock.now(),
     );
     let mut facts = CallFacts::default();
-    let result = process(&state, &incoming, body, &mut facts).await;
+    let result = process(&state, &incoming, &mut body, &mut facts).await;
+    if !matches!(&result, Err(e) if e.code() == Code::PayloadTooLarge) {
+        // What was sent and not read, read to its end: the connection stays open
+        // for the client's next request (a refused call costs no new connection).
+        facts.request_bytes += records::drain(&mut body, incoming.content_length).await;
+    }
     if let Err(AppError::Denied(Denial::TokenInvalid)) = result {
         state.failed_tokens.failed(incoming.remote, incoming.now);
     }
@@ -207,7 +212,7 @@ async fn log_call(state: &web::Data<AppState>, call: Call, touch: Touch, status:
 async fn process(
     state: &AppState,
     incoming: &Incoming,
-    body: web::Payload,
+    body: &mut web::Payload,
     facts: &mut CallFacts,
 ) -> Result<HttpResponse, AppError> {
     state
@@ -317,7 +322,7 @@ async fn serve(
     endpoint: &crate::store::endpoints::EndpointRow,
     method: Method,
     used: Used,
-    body: web::Payload,
+    body: &mut web::Payload,
     facts: &mut CallFacts,
 ) -> Result<HttpResponse, AppError> {
     let not_before = records::retention_cutoff(incoming.now, endpoint.retention_days);
@@ -363,7 +368,7 @@ async fn post(
     incoming: &Incoming,
     endpoint: &crate::store::endpoints::EndpointRow,
     used: Used,
-    body: web::Payload,
+    body: &mut web::Payload,
     facts: &mut CallFacts,
 ) -> Result<HttpResponse, AppError> {
     let limit = u64::try_from(endpoint.max_body_bytes).unwrap_or(0);

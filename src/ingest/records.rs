@@ -3,8 +3,6 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 use futures_util::StreamExt;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::request::ListQuery;
@@ -152,7 +150,7 @@ fn replay(first: &store::idempotency::IdempotencyRow, body_hash: &[u8]) -> AppRe
 
 /// Reads a body of at most `limit` bytes, counting what arrived in `received`.
 pub async fn read_body(
-    mut body: actix_web::web::Payload,
+    body: &mut actix_web::web::Payload,
     limit: u64,
     received: &mut i64,
 ) -> AppResult<actix_web::web::BytesMut> {
@@ -168,6 +166,33 @@ pub async fn read_body(
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// Bodies of refused calls up to this size are read (and dropped) so the connection
+/// can carry the next request; a larger one closes it.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+/// How long a refused call's body may take to arrive.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads what is left of `body` and drops it, if it is announced (or turns out to
+/// be) at most [`DRAIN_LIMIT`] and arrives within [`DRAIN_TIME`]; returns the bytes
+/// read. Otherwise the connection is closed after the answer, as HTTP/1.1 requires
+/// of a body left unread.
+pub async fn drain(body: &mut actix_web::web::Payload, announced: Option<u64>) -> i64 {
+    if announced.is_some_and(|len| len > DRAIN_LIMIT) {
+        return 0;
+    }
+    let mut read = 0i64;
+    let all = async {
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as i64;
+            if read as u64 > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, all).await;
+    read
 }
 
 /// The request body as stored, taken over without a copy: UTF-8 text holding
@@ -192,30 +217,21 @@ pub fn json_body(bytes: &[u8]) -> AppResult<&str> {
     }
 }
 
-/// One stored record as served.
-#[derive(Serialize)]
-pub struct RecordOut<'a> {
-    id: i64,
-    received_at: String,
-    data: &'a RawValue,
-}
-
-impl<'a> RecordOut<'a> {
-    pub fn of(id: i64, received_at: NaiveDateTime, data: &'a str) -> AppResult<Self> {
-        let data: &RawValue = serde_json::from_str(data).map_err(|_| AppError::Internal)?;
-        Ok(Self {
-            id,
-            received_at: rfc3339(received_at),
-            data,
-        })
-    }
-}
-
-/// A page of records, oldest first; `next` is the cursor for `after`.
-#[derive(Serialize)]
-struct RecordPage<'a> {
-    records: Vec<RecordOut<'a>>,
-    next: Option<i64>,
+/// One stored record as served, `{"id","received_at","data"}`, appended to `out`.
+///
+/// Written out rather than serialized: `data` is JSON text that was checked when it
+/// was stored (`json_body`) and is served byte for byte; parsing it again for every
+/// read would only prove that twice. The other two fields are a number and an
+/// RFC 3339 time, which need no escaping.
+fn write_record(out: &mut String, id: i64, received_at: NaiveDateTime, data: &str) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        r#"{{"id":{id},"received_at":"{}","data":"#,
+        rfc3339(received_at)
+    );
+    out.push_str(data);
+    out.push('}');
 }
 
 /// The page `q` of endpoint `endpoint_id`'s records received since `not_before`, as JSON.
@@ -237,15 +253,22 @@ pub async fn page_json(
         .db(move |conn| Ok(store::records::page(conn, endpoint_id, &query)?))
         .await?;
     let page = Page::of(rows, limit, |r| r.id);
-    let mut records = Vec::with_capacity(page.items.len());
-    for r in &page.items {
-        records.push(RecordOut::of(r.id, r.received_at, &r.data)?);
+    let size: usize = page.items.iter().map(|r| r.data.len() + 64).sum();
+    let mut out = String::with_capacity(size + 32);
+    out.push_str(r#"{"records":["#);
+    for (n, r) in page.items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_record(&mut out, r.id, r.received_at, &r.data);
     }
-    serde_json::to_string(&RecordPage {
-        records,
-        next: page.next,
-    })
-    .map_err(|_| AppError::Internal)
+    out.push_str(r#"],"next":"#);
+    match page.next {
+        Some(next) => out.push_str(&next.to_string()),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// Record `id` of the endpoint as JSON, unless it is past `not_before` (retention).
@@ -260,8 +283,9 @@ pub async fn one_json(
         .await?
         .filter(|r| not_before.is_none_or(|cut| r.received_at >= cut))
         .ok_or_else(|| AppError::not_found("record"))?;
-    serde_json::to_string(&RecordOut::of(row.id, row.received_at, &row.data)?)
-        .map_err(|_| AppError::Internal)
+    let mut out = String::with_capacity(row.data.len() + 64);
+    write_record(&mut out, row.id, row.received_at, &row.data);
+    Ok(out)
 }
 
 /// Deletes record `id` (`None`: every record) of the endpoint; how many went.

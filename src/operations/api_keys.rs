@@ -17,8 +17,7 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::users::ApiKeyRow;
 
-/// A key's `last_used_at` is written at most this often.
-const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+use crate::domain::token::LAST_USED_PRECISION as TOUCH_EVERY;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyOut {

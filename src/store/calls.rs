@@ -34,6 +34,7 @@ pub struct Call {
     pub id: i64,
     #[serde(serialize_with = "crate::clock::serialize_utc")]
     #[schema(value_type = DateTime<Utc>)]
+    #[diesel(deserialize_as = crate::db::types::Instant)]
     pub at: NaiveDateTime,
     pub endpoint_id: Option<i64>,
     pub endpoint_slug: String,

@@ -11,6 +11,7 @@ use crate::db::DbConn;
 pub struct RecordRow {
     pub id: i64,
     pub endpoint_id: i64,
+    #[diesel(deserialize_as = crate::db::types::Instant)]
     pub received_at: NaiveDateTime,
     pub data: String,
 }

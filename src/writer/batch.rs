@@ -2,6 +2,7 @@
 //! marks, one commit; and, when the bulk part fails, each job again on its own.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDateTime;
 use tokio::sync::oneshot;
@@ -9,6 +10,7 @@ use tokio::sync::oneshot;
 use super::{Credential, Finish, Job, Lane, NewRecord, Touch, Work};
 use crate::calls::fold::{self, Placement};
 use crate::db::{DbConn, Durability};
+use crate::domain::token::LAST_USED_PRECISION;
 use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::store::calls::Call;
@@ -96,11 +98,13 @@ pub(super) fn commit(lane: &Lane, jobs: Vec<Job>, durability: Durability) -> u64
         for work in sorted.writes.drain(..) {
             finishers.push(work(conn));
         }
+        lane.marked.due(&mut sorted.touches);
         touch_all(conn, &sorted.touches)?;
         Ok::<_, AppError>(ids)
     });
     match outcome {
         Ok(ids) => {
+            lane.marked.written(&sorted.touches);
             let folded = folding.folded();
             folding.publish();
             for ((_, done), id) in sorted.records.into_iter().zip(ids) {
@@ -183,6 +187,38 @@ fn bulk(conn: &mut DbConn, sorted: &mut Sorted, folding: &mut fold::Batch) -> Ap
         store::calls::add_repeats(conn, id, repeats, request_bytes, response_bytes)?;
     }
     Ok(ids)
+}
+
+/// When each credential's `last_used_at` was last written (by this process), so a
+/// busy credential costs an `UPDATE` once per [`LAST_USED_PRECISION`], not per batch.
+#[derive(Clone, Default)]
+pub(super) struct Marked(Arc<Mutex<HashMap<Credential, NaiveDateTime>>>);
+
+/// Credentials remembered at most (beyond, the oldest marks are forgotten: at worst
+/// a credential is marked again early).
+const MAX_MARKED: usize = 100_000;
+
+impl Marked {
+    /// Keeps in `touches` only the credentials whose mark is due.
+    fn due(&self, touches: &mut HashMap<Credential, NaiveDateTime>) {
+        let marked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        touches.retain(|c, at| {
+            marked
+                .get(c)
+                .is_none_or(|m| *at - *m >= LAST_USED_PRECISION)
+        });
+    }
+
+    /// `touches` are committed.
+    fn written(&self, touches: &HashMap<Credential, NaiveDateTime>) {
+        let mut marked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(latest) = touches.values().max().copied() {
+            if marked.len() + touches.len() > MAX_MARKED {
+                marked.retain(|_, m| latest - *m < LAST_USED_PRECISION);
+            }
+        }
+        marked.extend(touches.iter().map(|(c, at)| (*c, *at)));
+    }
 }
 
 /// Marks the batch's credentials used: one statement per table, at the latest use.

@@ -113,6 +113,7 @@ impl Writer {
     pub fn start(pool: DbPool, ingest_writers: usize, metrics: Metrics) -> Self {
         let (management, jobs) = mpsc::channel(QUEUE);
         let sqlite_sync = pool.manager().sqlite_sync();
+        let marked = batch::Marked::default();
         let lane = |name: &'static str, jobs| Lane {
             name,
             jobs: Arc::new(Mutex::new(jobs)),
@@ -120,6 +121,7 @@ impl Writer {
             pool: pool.clone(),
             metrics: metrics.clone(),
             sqlite_sync,
+            marked: marked.clone(),
         };
         if ingest_writers <= 1 {
             spawn("portico-writer", lane("all", jobs));
@@ -227,6 +229,8 @@ struct Lane {
     pool: DbPool,
     metrics: Metrics,
     sqlite_sync: SqliteSync,
+    /// When each credential's `last_used_at` was last written, by any lane.
+    marked: batch::Marked,
 }
 
 fn spawn(name: &str, lane: Lane) {

@@ -240,7 +240,7 @@ impl TestApp {
         tokio::task::spawn_blocking(move || {
             let pool = db::connect(&url, 1).unwrap();
             let mut conn = pool.get().unwrap();
-            diesel::sql_query(sql).execute(&mut *conn).unwrap();
+            diesel::sql_query(sql).execute(&mut **conn).unwrap();
         })
         .await
         .unwrap();
@@ -391,6 +391,11 @@ impl Session {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET `path` and its JSON body.
+    pub async fn read(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
     }
 
     pub async fn send(
