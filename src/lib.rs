@@ -29,6 +29,7 @@ pub mod request;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod threads;
 pub mod tls;
 pub mod ui;
 pub mod writer;

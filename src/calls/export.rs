@@ -137,7 +137,10 @@ pub fn stream(
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
     let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
-    tokio::task::spawn_blocking(move || {
+    let producer = std::thread::Builder::new().name("portico-export".into());
+    let started = producer.spawn(move || {
+        // An export is background work: under load the CPU goes to ingest first.
+        crate::threads::lower_priority();
         let _running = (permit, metrics.export_started());
         let mut sink = Sink {
             buf: Vec::with_capacity(CHUNK),
@@ -155,6 +158,9 @@ pub fn stream(
             }
         }
     });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "could not start an export thread");
+    }
     futures_util::stream::unfold(rx, |mut rx| async move {
         let item = rx.recv().await?;
         Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
