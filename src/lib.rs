@@ -6,7 +6,7 @@
 //!   `auth` (who is calling) and `request` (what every transport reads);
 //! - `operations` (what a user can do) and `calls` (the call log and its viewer);
 //! - `state` (what handlers reach), `writer` (group commit), `access_cache`,
-//!   `limiter`, `metrics`;
+//!   `limits`, `metrics`;
 //! - `store` (every query), `domain` (plain types and rules), `db` (pool,
 //!   backends, schema, column types), `error`, `clock`.
 
@@ -21,7 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod generation;
 pub mod ingest;
-pub mod limiter;
+pub mod limits;
 pub mod metrics;
 pub mod operations;
 pub mod probes;
@@ -68,6 +68,10 @@ pub fn serve_with(
     tokio::spawn(calls::refusals::flush_forever(
         state.refusals.clone(),
         state.writer.clone(),
+        state.clock.clone(),
+    ));
+    tokio::spawn(limits::poll_forever(
+        state.limits.clone(),
         state.clock.clone(),
     ));
     let server = HttpServer::new(move || {

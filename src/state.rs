@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::db::{DbConn, DbPool};
 use crate::error::{AppError, AppResult};
 use crate::generation::GenerationReader;
-use crate::limiter::{FailedTokenThrottle, LoginThrottle, RateLimiter};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::writer::{Writer, PG_INGEST_WRITERS};
 
@@ -56,9 +56,9 @@ pub struct AppState {
     pub clock: Clock,
     pub settings: Settings,
     pub metrics: Metrics,
-    pub limiter: RateLimiter,
-    pub login_throttle: LoginThrottle,
-    pub failed_tokens: FailedTokenThrottle,
+    /// Requests per minute per token and the invalid-token throttle (shared by the
+    /// instances on a PostgreSQL database).
+    pub limits: std::sync::Arc<Limits>,
     /// Endpoints and credentials of the ingest path, per access generation.
     pub access_cache: AccessCache,
     /// The access generation, read once per round of requests.
@@ -92,6 +92,10 @@ impl AppState {
             pool.clone()
         });
         let readers = pool.max_size() as usize;
+        let limits = match postgres {
+            true => Limits::shared(settings.failed_token_limit, pool.clone()),
+            false => Limits::local(settings.failed_token_limit),
+        };
         Self {
             writer: Writer::start(writer_pool, ingest_writers, metrics.clone()),
             access_cache: AccessCache::default(),
@@ -99,9 +103,7 @@ impl AppState {
             pool,
             clock,
             metrics: metrics.clone(),
-            limiter: RateLimiter::default(),
-            login_throttle: LoginThrottle::default(),
-            failed_tokens: FailedTokenThrottle::new(settings.failed_token_limit),
+            limits: std::sync::Arc::new(limits),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
             refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
             readers: std::sync::Arc::new(tokio::sync::Semaphore::new(readers)),

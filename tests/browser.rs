@@ -92,13 +92,7 @@ impl Drop for Browser {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::binary::free_port;
 
 impl Browser {
     async fn start(app: &TestApp, screenshots: bool) -> Self {

@@ -55,6 +55,7 @@ fn layers_import_only_downward() {
                 "crate::ingest",
                 "crate::auth",
                 "crate::access_cache",
+                "crate::limits",
             ],
         ),
         (
@@ -64,6 +65,7 @@ fn layers_import_only_downward() {
                 "state.rs",
                 "writer.rs",
                 "access_cache.rs",
+                "limits/",
             ],
             &[
                 "crate::api",

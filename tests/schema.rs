@@ -128,6 +128,29 @@ async fn schema_matches_migrations(app: TestApp) {
             .load::<portico::store::audit::AuditRow>(&mut **conn)
             .unwrap();
         portico::store::access::generation(&mut conn).unwrap();
+        let t = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        use portico::store::limits;
+        assert_eq!(limits::claim(&mut conn, "rpm", "1", t, 3, 4).unwrap(), 3);
+        assert_eq!(limits::claim(&mut conn, "rpm", "1", t, 3, 4).unwrap(), 1);
+        assert_eq!(limits::claim(&mut conn, "rpm", "1", t, 3, 4).unwrap(), 0);
+        limits::block(&mut conn, "failed_token", "10.0.0.1", t).unwrap();
+        assert_eq!(
+            limits::blocks(&mut conn, t - chrono::TimeDelta::seconds(1))
+                .unwrap()
+                .len(),
+            1
+        );
+        limits::add_login_failure(&mut conn, &["user:x".into()], t).unwrap();
+        assert_eq!(
+            limits::login_failures(&mut conn, "user:x", t - chrono::TimeDelta::seconds(1)).unwrap(),
+            [t]
+        );
+        assert_eq!(
+            limits::prune(&mut conn, t + chrono::TimeDelta::seconds(1)).unwrap(),
+            3
+        );
     })
     .await
     .unwrap();

@@ -165,6 +165,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    limit_windows (scope, key, window_start) {
+        scope -> Text,
+        key -> Text,
+        window_start -> Timestamp,
+        used -> BigInt,
+        granted -> BigInt,
+    }
+}
+
+diesel::table! {
+    limit_blocks (scope, key) {
+        scope -> Text,
+        key -> Text,
+        until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        key -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
@@ -185,4 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     audit_log,
     access_generation,
+    limit_windows,
+    limit_blocks,
+    login_failures,
 );

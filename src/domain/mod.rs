@@ -11,5 +11,6 @@ pub mod password;
 pub mod record;
 pub mod secret;
 pub mod text;
+pub mod throttle;
 pub mod token;
 pub mod user;

@@ -142,7 +142,10 @@ async fn handle(
         facts.request_bytes += records::drain(&mut body, incoming.content_length).await;
     }
     if let Err(AppError::Denied(Denial::TokenInvalid)) = result {
-        state.failed_tokens.failed(incoming.remote, incoming.now);
+        state
+            .limits
+            .failed_token(incoming.remote, incoming.now)
+            .await;
     }
     let (response, code) = match result {
         Ok(response) => (response, None),
@@ -216,8 +219,8 @@ async fn process(
     facts: &mut CallFacts,
 ) -> Result<HttpResponse, AppError> {
     state
-        .failed_tokens
-        .check(incoming.remote, incoming.now)
+        .limits
+        .check_address(incoming.remote, incoming.now)
         .map_err(|retry_after_secs| AppError::RateLimited {
             retry_after_secs,
             reason: "too many requests with an invalid token from this address",
@@ -247,7 +250,7 @@ async fn process(
     };
     let principal = decide(&access, method, presented, incoming.remote, incoming.now)
         .map_err(AppError::Denied)?;
-    check_rate(state, &principal, incoming)?;
+    check_rate(state, &principal, incoming).await?;
     let used = Used {
         touch: touch_of(&principal, *primary_id, incoming),
         principal,
@@ -255,8 +258,9 @@ async fn process(
     serve(state, incoming, &endpoint, method, used, body, facts).await
 }
 
-/// Counts a request of a secondary token against its requests per minute.
-fn check_rate(
+/// Counts a request of a secondary token against its requests per minute (with
+/// every instance on the database, when they share it).
+async fn check_rate(
     state: &AppState,
     principal: &Principal,
     incoming: &Incoming,
@@ -269,8 +273,9 @@ fn check_rate(
     {
         let rpm = u32::try_from(*rpm).unwrap_or(0);
         state
-            .limiter
-            .check(*id, rpm, incoming.now)
+            .limits
+            .admit(*id, rpm, incoming.now)
+            .await?
             .map_err(|retry_after_secs| AppError::RateLimited {
                 retry_after_secs,
                 reason: "this token's requests per minute are used up",

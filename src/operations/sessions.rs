@@ -8,10 +8,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::read;
-use crate::domain::password;
 use crate::domain::secret::Password;
 use crate::domain::token::{TokenHash, TokenValue};
 use crate::domain::user::{Actor, Role};
+use crate::domain::{password, throttle};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
@@ -31,6 +31,52 @@ pub fn csrf_token_for(session: &TokenValue) -> String {
     hex::encode(h.finalize())
 }
 
+/// How long a sign-in for `username` from `address` must wait, from the failures
+/// every instance recorded in the database (`None`: it may try now).
+async fn login_wait(
+    state: &AppState,
+    username: &str,
+    address: Option<IpAddr>,
+    now: chrono::NaiveDateTime,
+) -> AppResult<Option<u64>> {
+    let keys = throttle::login_keys(username, address);
+    let since = now - throttle::LOGIN_WINDOW;
+    read(state, move |conn| {
+        let mut wait = None;
+        for (key, max) in keys {
+            let failures = store::limits::login_failures(conn, &key, since)?;
+            wait = wait.max(throttle::login_wait(&failures, max, now));
+        }
+        Ok(wait)
+    })
+    .await
+}
+
+async fn login_failed(
+    state: &AppState,
+    username: &str,
+    address: Option<IpAddr>,
+    now: chrono::NaiveDateTime,
+) -> AppResult<()> {
+    let keys: Vec<String> = throttle::login_keys(username, address)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    state
+        .writer
+        .write(move |conn| Ok(store::limits::add_login_failure(conn, &keys, now)?))
+        .await
+}
+
+/// A successful sign-in forgets its user's failures (not its address's).
+async fn login_succeeded(state: &AppState, username: &str) -> AppResult<()> {
+    let [(user_key, _), _] = throttle::login_keys(username, None);
+    state
+        .writer
+        .write(move |conn| Ok(store::limits::clear_login_failures(conn, &user_key).map(drop)?))
+        .await
+}
+
 /// Checks a username and password (throttled per user and address) and opens a
 /// session. Its value goes into the session cookie and nowhere else.
 pub async fn start(
@@ -43,13 +89,12 @@ pub async fn start(
         return Err(AppError::login_failed());
     }
     let now = state.clock.now();
-    state
-        .login_throttle
-        .check(&username, address, now)
-        .map_err(|retry_after_secs| AppError::RateLimited {
+    if let Some(retry_after_secs) = login_wait(state, &username, address, now).await? {
+        return Err(AppError::RateLimited {
             retry_after_secs,
             reason: "too many failed sign-ins for this user or address",
-        })?;
+        });
+    }
     let user = {
         let username = username.clone();
         read(state, move |conn| {
@@ -68,7 +113,7 @@ pub async fn start(
     })
     .await?;
     let Some(user) = user else {
-        state.login_throttle.failed(&username, address, now);
+        login_failed(state, &username, address, now).await?;
         // An unknown name is not logged: people type passwords into the wrong field.
         if known {
             tracing::info!(%username, "login failed: wrong password");
@@ -77,7 +122,7 @@ pub async fn start(
         }
         return Err(AppError::login_failed());
     };
-    state.login_throttle.succeeded(&username);
+    login_succeeded(state, &username).await?;
     let session = TokenValue::generate();
     let ttl = state.settings.session_ttl;
     let csrf_hash = TokenHash::of(&csrf_token_for(&session));

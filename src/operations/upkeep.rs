@@ -38,6 +38,9 @@ pub fn prepare_database(
     Ok(generated.then_some(password))
 }
 
+/// How long windows, blocks and failed sign-ins are kept (longer than any of them lasts).
+const LIMITS_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// One pass of upkeep. Returns the number of records removed.
 pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
     let mut removed = 0;
@@ -47,6 +50,7 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
     }
     store::idempotency::purge_older_than(conn, now - IDEMPOTENCY_WINDOW)?;
     store::users::purge_sessions(conn, now)?;
+    store::limits::prune(conn, now - LIMITS_KEPT)?;
     Ok(removed)
 }
 

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod endpoints;
 pub mod idempotency;
 pub mod ids;
+pub mod limits;
 pub mod mappings;
 pub mod records;
 pub mod tokens;

@@ -2,6 +2,7 @@
 //! database, on SQLite and, when `PORTICO_TEST_POSTGRES_URL` is set, on PostgreSQL.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod ui;
 
 use std::net::TcpListener;

@@ -1,5 +1,7 @@
-//! Per-token request rate limits (requests per minute), the failed-token throttle
-//! per address and the login throttle, kept in memory per instance.
+//! The limits as one process counts them, in memory: per-token requests per minute
+//! and the invalid-token throttle per address. Exact where one process serves the
+//! database (SQLite); on PostgreSQL the throttle keeps the blocks every instance
+//! learns of here, and the counting is shared (`super::shared`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -55,99 +57,6 @@ mod tests {
     }
 }
 
-/// Slows password guessing: after `MAX_PER_USER` failed logins for one username,
-/// or `MAX_PER_ADDRESS` from one address, within `WINDOW`, further attempts are
-/// refused until the oldest failure leaves the window. Kept per instance.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, Vec<NaiveDateTime>>>,
-}
-
-impl LoginThrottle {
-    pub const MAX_PER_USER: usize = 5;
-    pub const MAX_PER_ADDRESS: usize = 20;
-    pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-
-    fn keys(username: &str, address: Option<std::net::IpAddr>) -> [(String, usize); 2] {
-        [
-            (
-                format!("user:{}", username.to_lowercase()),
-                Self::MAX_PER_USER,
-            ),
-            (
-                format!(
-                    "addr:{}",
-                    address.map(|a| a.to_string()).unwrap_or_default()
-                ),
-                Self::MAX_PER_ADDRESS,
-            ),
-        ]
-    }
-
-    /// `Err(seconds)` while this username or address must wait.
-    pub fn check(
-        &self,
-        username: &str,
-        address: Option<std::net::IpAddr>,
-        now: NaiveDateTime,
-    ) -> Result<(), u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut wait = 0;
-        for (key, max) in Self::keys(username, address) {
-            if let Some(times) = map.get_mut(&key) {
-                times.retain(|t| now - *t < Self::WINDOW);
-                if times.len() >= max {
-                    let until = times[times.len() - max] + Self::WINDOW;
-                    wait = wait.max((until - now).num_seconds().max(1) as u64);
-                }
-            }
-        }
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.last().is_some_and(|t| now - *t < Self::WINDOW));
-        }
-        if wait > 0 {
-            Err(wait)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn failed(&self, username: &str, address: Option<std::net::IpAddr>, now: NaiveDateTime) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, _) in Self::keys(username, address) {
-            map.entry(key).or_default().push(now);
-        }
-    }
-
-    pub fn succeeded(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("user:{}", username.to_lowercase()));
-    }
-}
-
-#[cfg(test)]
-mod login_tests {
-    use super::*;
-    use chrono::NaiveDate;
-
-    #[test]
-    fn five_failures_lock_the_username_for_the_window() {
-        let t = NaiveDate::from_ymd_opt(2026, 1, 1)
-            .unwrap()
-            .and_hms_opt(10, 0, 0)
-            .unwrap();
-        let ip = Some("10.0.0.1".parse().unwrap());
-        let l = LoginThrottle::default();
-        for _ in 0..LoginThrottle::MAX_PER_USER {
-            assert!(l.check("admin", ip, t).is_ok());
-            l.failed("admin", ip, t);
-        }
-        assert_eq!(l.check("admin", ip, t), Err(900));
-        assert!(l.check("ana", ip, t).is_ok(), "other users are unaffected");
-        assert!(l.check("admin", ip, t + LoginThrottle::WINDOW).is_ok());
-    }
-}
-
 /// Slows token guessing and misconfigured clients: once one address has sent
 /// `limit` requests with an invalid token (malformed, unknown or deactivated)
 /// within a minute, every ingest request from that address is refused with 429
@@ -191,6 +100,29 @@ impl FailedTokenThrottle {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Blocks `address` until `until` (a block decided elsewhere: another instance, or
+    /// this one's shared count).
+    pub fn block(&self, address: IpAddr, until: NaiveDateTime) {
+        let mut map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(address).or_insert((until, 0, None));
+        if entry.2.is_none_or(|u| u < until) {
+            entry.2 = Some(until);
+            entry.0 = until;
+            entry.1 = 0;
+        }
+        self.blocks_until
+            .fetch_max(until.and_utc().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Whether the throttle counts at all (a limit of 0 turns it off).
+    pub fn enabled(&self) -> bool {
+        self.limit > 0
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
     /// Counts one invalid-token request from `address`.

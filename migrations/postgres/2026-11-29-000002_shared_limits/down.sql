@@ -1,0 +1,3 @@
+DROP TABLE login_failures;
+DROP TABLE limit_blocks;
+DROP TABLE limit_windows;
