@@ -106,6 +106,17 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTICO_MAX_EXPORTS", default_value_t = crate::state::DEFAULT_MAX_EXPORTS)]
     pub max_exports: usize,
 
+    /// A streaming replica of the PostgreSQL database (same form as
+    /// --database-url): the data viewer, exports and stats read from it; access
+    /// decisions and every write stay on the primary.
+    #[arg(long, env = "PORTICO_DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
+
+    /// Seconds the read replica may be behind the primary; beyond, viewer reads
+    /// go to the primary until it catches up.
+    #[arg(long, env = "PORTICO_MAX_REPLICA_LAG", default_value_t = 5.0)]
+    pub max_replica_lag: f64,
+
     /// Session lifetime in hours.
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u32,

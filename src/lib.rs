@@ -25,6 +25,7 @@ pub mod limits;
 pub mod metrics;
 pub mod operations;
 pub mod probes;
+pub mod replica;
 pub mod request;
 pub mod state;
 pub mod store;
@@ -70,6 +71,7 @@ pub fn serve_with(
         state.writer.clone(),
         state.clock.clone(),
     ));
+    tokio::spawn(replica::watch_forever(state.clone()));
     tokio::spawn(limits::poll_forever(
         state.limits.clone(),
         state.clock.clone(),

@@ -65,6 +65,22 @@ fn migrate(url: &DatabaseUrl, status: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The read replica's pool, if `--database-read-url` names one (PostgreSQL only).
+fn read_replica(url: &DatabaseUrl, args: &ServeArgs) -> anyhow::Result<Option<db::DbPool>> {
+    let Some(read_url) = &args.database_read_url else {
+        return Ok(None);
+    };
+    let read_url = DatabaseUrl::parse(read_url).map_err(|e| anyhow::anyhow!(e))?;
+    if !matches!(
+        (url, &read_url),
+        (DatabaseUrl::Postgres(_), DatabaseUrl::Postgres(_))
+    ) {
+        anyhow::bail!("--database-read-url needs PostgreSQL, for the database and its replica");
+    }
+    tracing::info!(replica = %read_url.redacted(), "viewer reads go to the read replica");
+    Ok(Some(db::connect(&read_url, args.db_pool_size.max(2))?))
+}
+
 fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings {
         trust_proxy_headers: args.trust_proxy_headers,
@@ -72,8 +88,12 @@ fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
         failed_token_limit: args.failed_token_limit,
         max_exports: args.max_exports.max(1),
+        max_replica_lag: std::time::Duration::from_secs_f64(
+            args.max_replica_lag.clamp(0.0, 86_400.0),
+        ),
         ..Settings::default()
     };
+    let replica = read_replica(url, &args)?;
     let pool = db::connect_with(url, args.db_pool_size.max(2), args.sqlite_synchronous)?;
     let _serving = db::lock_for_serving(url)?;
     let clock = Clock::default();
@@ -91,7 +111,11 @@ fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(bind = %args.bind, %scheme, database = %url.redacted(), "portico listening");
     println!("Portico listening on {scheme}://{}", listener.local_addr()?);
-    let state = web::Data::new(AppState::new(pool, clock, settings));
+    let mut state = AppState::new(pool, clock, settings);
+    if let Some(replica) = replica {
+        state = state.with_replica(replica);
+    }
+    let state = web::Data::new(state);
     actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(upkeep::sweep_forever(state.clone()));
         portico::serve_with(listener, state.clone(), args.workers, tls)?.await?;

@@ -33,6 +33,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LaneLabel {
     lane: &'static str,
 }
@@ -66,6 +71,9 @@ pub struct Metrics {
     retention_deleted: Counter,
     exports: Gauge,
     exported_rows: Counter,
+    viewer_reads: Family<SourceLabel, Counter>,
+    replica_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    replica_in_use: Gauge,
 }
 
 impl Metrics {
@@ -101,6 +109,24 @@ impl Metrics {
             retention_deleted: add(&mut r, "retention_deleted_records", "Records removed by retention", Counter::default()),
             exports: add(&mut r, "exports_in_flight", "Exports being streamed now", Gauge::default()),
             exported_rows: add(&mut r, "exported_rows", "Calls written by exports", Counter::default()),
+            viewer_reads: add(
+                &mut r,
+                "viewer_reads",
+                "Reads of the call log (viewer, stats; exports once each) by where they ran: replica or primary",
+                Family::default(),
+            ),
+            replica_lag: add(
+                &mut r,
+                "replica_lag_seconds",
+                "How far the read replica is behind the primary (-1: unknown or away; 0 without a replica)",
+                Gauge::default(),
+            ),
+            replica_in_use: add(
+                &mut r,
+                "replica_in_use",
+                "1 while viewer reads go to the read replica, 0 while they fall back to the primary",
+                Gauge::default(),
+            ),
             registry: Arc::default(),
         };
         Self {
@@ -157,6 +183,20 @@ impl Metrics {
     pub fn export_started(&self) -> ExportGuard {
         self.exports.inc();
         ExportGuard(self.clone())
+    }
+
+    /// A read of the call log, on the replica or the primary.
+    pub fn viewer_read(&self, replica: bool) {
+        let source = if replica { "replica" } else { "primary" };
+        self.viewer_reads
+            .get_or_create(&SourceLabel { source })
+            .inc();
+    }
+
+    /// The replica's lag as measured last, and whether viewer reads use it.
+    pub fn replica(&self, lag: Option<f64>, in_use: bool) {
+        self.replica_lag.set(lag.unwrap_or(-1.0));
+        self.replica_in_use.set(i64::from(in_use));
     }
 
     pub fn exported_rows(&self, rows: u64) {

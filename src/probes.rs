@@ -21,12 +21,22 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// The database answers.
+/// The database answers; with a read replica, its lag and whether the viewer uses
+/// it (a lagging replica does not make the instance unready: the viewer falls
+/// back to the primary).
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state
         .db(|conn| store::ping(conn).map_err(|_| AppError::Unavailable))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+    let mut body = serde_json::json!({"status": "ready"});
+    if let Some(replica) = &state.replica {
+        body["replica"] = serde_json::json!({
+            "lag_seconds": replica.lag(),
+            "max_lag_seconds": state.settings.max_replica_lag.as_secs_f64(),
+            "in_use": replica.in_use(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

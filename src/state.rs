@@ -19,6 +19,8 @@ use crate::writer::{Writer, PG_INGEST_WRITERS};
 pub const DEFAULT_FAILED_TOKEN_LIMIT: u32 = 60;
 /// Exports streamed at once.
 pub const DEFAULT_MAX_EXPORTS: usize = 2;
+/// How far behind the primary the read replica may be for viewer reads.
+pub const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
 
 /// Settings the running server needs (the parsed subset of the configuration).
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub struct Settings {
     pub failed_token_limit: u32,
     /// Exports streamed at once; one more is refused with 429.
     pub max_exports: usize,
+    /// How far behind the primary the read replica may be for viewer reads.
+    pub max_replica_lag: Duration,
 }
 
 impl Default for Settings {
@@ -46,6 +50,7 @@ impl Default for Settings {
             sweep_interval: Duration::from_secs(300),
             failed_token_limit: DEFAULT_FAILED_TOKEN_LIMIT,
             max_exports: DEFAULT_MAX_EXPORTS,
+            max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct AppState {
     /// as blocking threads parked on the pool (which cost a thread each and a
     /// storm of wake-ups under load).
     readers: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The read replica for the data viewer, exports and stats, if there is one.
+    pub replica: Option<crate::replica::Replica>,
 }
 
 /// How long a read waits for a connection before it is answered 503 (the pool's
@@ -107,9 +114,20 @@ impl AppState {
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
             refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
             readers: std::sync::Arc::new(tokio::sync::Semaphore::new(readers)),
+            replica: None,
 
             settings,
         }
+    }
+
+    /// Reads of the data viewer, exports and stats go to `pool` (a streaming
+    /// replica) while it is at most `max_replica_lag` behind.
+    pub fn with_replica(mut self, pool: DbPool) -> Self {
+        self.replica = Some(crate::replica::Replica::new(
+            pool,
+            self.settings.max_replica_lag,
+        ));
+        self
     }
 
     /// Writes the refused calls gathered so far: a read of the call log on this

@@ -785,15 +785,7 @@ on_each_backend!(
 
 /// (hits, misses) of the ingest path's access cache so far, from `/metrics`.
 async fn cache_lookups(app: &TestApp) -> (u64, u64) {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let count = |result: &str| {
         let prefix = format!("portico_access_cache_lookups_total{{result=\"{result}\"}} ");
         text.lines()

@@ -196,3 +196,24 @@ async fn first_start_scenario(db_url: &str, empty: &str) {
         "the generated password never reaches the log"
     );
 }
+
+#[tokio::test]
+async fn a_read_replica_needs_postgresql() {
+    let (db, _dir) = fresh_database(Backend::Sqlite).await;
+    let out = portico(&db)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-read-url",
+            "postgres://reader@127.0.0.1:5433/portico",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--database-read-url needs PostgreSQL"),
+        "{err}"
+    );
+}

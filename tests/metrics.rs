@@ -59,15 +59,7 @@ async fn short_run(app: &TestApp) {
 
 async fn every_dashboard_metric_is_exposed(app: TestApp) {
     short_run(&app).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let wanted = dashboard_metrics();
     assert!(wanted.len() >= 12, "{wanted:?}");
     let missing: Vec<&String> = wanted

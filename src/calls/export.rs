@@ -136,7 +136,9 @@ pub fn stream(
     permit: OwnedSemaphorePermit,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
-    let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
+    let (pool, on_replica) = crate::replica::viewer_pool(state);
+    let metrics = state.metrics.clone();
+    metrics.viewer_read(on_replica);
     let producer = std::thread::Builder::new().name("portico-export".into());
     let started = producer.spawn(move || {
         // An export is background work: under load the CPU goes to ingest first.

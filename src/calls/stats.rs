@@ -124,17 +124,16 @@ impl StatsQuery {
 /// Calls per token or endpoint in buckets over `[since, until)`.
 pub async fn compute(state: &AppState, q: StatsQuery) -> AppResult<Stats> {
     state.settle_calls().await?;
-    let rows = state
-        .db(move |conn| {
-            Ok(store::calls::stats(
-                conn,
-                q.by,
-                q.bucket_seconds,
-                q.since,
-                q.until,
-            )?)
-        })
-        .await?;
+    let rows = crate::replica::viewer_read(state, move |conn| {
+        Ok(store::calls::stats(
+            conn,
+            q.by,
+            q.bucket_seconds,
+            q.since,
+            q.until,
+        )?)
+    })
+    .await?;
     let mut series: BTreeMap<(String, Option<i64>), StatsSeries> = BTreeMap::new();
     for r in rows {
         let s = series

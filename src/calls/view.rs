@@ -31,40 +31,39 @@ pub struct CallDetail {
 pub async fn page(state: &AppState, q: &CallQuery) -> AppResult<Page<Call>> {
     state.settle_calls().await?;
     let (filter, cursor, limit) = (q.filter.clone(), q.cursor, q.limit);
-    let rows = state
-        .db(move |conn| {
-            Ok(store::calls::page(
-                conn,
-                &filter,
-                cursor,
-                Page::<()>::fetch(limit),
-            )?)
-        })
-        .await?;
+    let rows = crate::replica::viewer_read(state, move |conn| {
+        Ok(store::calls::page(
+            conn,
+            &filter,
+            cursor,
+            Page::<()>::fetch(limit),
+        )?)
+    })
+    .await?;
     Ok(Page::of(rows, limit, |c| c.id))
 }
 
 /// Up to `limit` calls newer than `filter.after_id`, newest first (the live tail).
 pub async fn newer(state: &AppState, filter: CallFilter, limit: i64) -> AppResult<Vec<Call>> {
     state.settle_calls().await?;
-    state
-        .db(move |conn| Ok(store::calls::page(conn, &filter, None, limit)?))
-        .await
+    crate::replica::viewer_read(state, move |conn| {
+        Ok(store::calls::page(conn, &filter, None, limit)?)
+    })
+    .await
 }
 
 /// One call with its record's payload (if it has one that still exists).
 pub async fn detail(state: &AppState, id: i64) -> AppResult<CallDetail> {
     state.settle_calls().await?;
-    let (call, data) = state
-        .db(move |conn| {
-            let call = store::calls::find(conn, id).map_err(missing("call"))?;
-            let data = match call.record_id {
-                Some(r) => store::records::find_data(conn, r)?,
-                None => None,
-            };
-            Ok((call, data))
-        })
-        .await?;
+    let (call, data) = crate::replica::viewer_read(state, move |conn| {
+        let call = store::calls::find(conn, id).map_err(missing("call"))?;
+        let data = match call.record_id {
+            Some(r) => store::records::find_data(conn, r)?,
+            None => None,
+        };
+        Ok((call, data))
+    })
+    .await?;
     // Passed through as stored: parsing it would round numbers beyond f64 (or drop
     // the payload for one out of its range).
     let payload = data.and_then(|d| serde_json::value::RawValue::from_string(d).ok());

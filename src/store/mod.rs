@@ -10,6 +10,7 @@ pub mod ids;
 pub mod limits;
 pub mod mappings;
 pub mod records;
+pub mod replication;
 pub mod tokens;
 pub mod users;
 

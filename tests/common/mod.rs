@@ -235,6 +235,24 @@ impl TestApp {
         }
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
+    /// The value of the metric line that starts with `series` (name and labels).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.metrics().await;
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     /// Runs `sql` on this app's database (for seeding beyond what HTTP does quickly).
     pub async fn sql(&self, sql: String) {
         let url = DatabaseUrl::parse(&self.db_url).unwrap();
