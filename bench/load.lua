@@ -4,6 +4,7 @@
 --   get     GET /e/bench?limit=100 with a random seeded token
 --   page    (the ceiling) GET /e/bench?bytes=BENCH_PAGE_BYTES, a page from memory
 --   viewer  GET /api/v1/calls?token=ID&limit=50 with the admin API key, a random seeded token id
+--   viewer_day  the same within BENCH_DAY_SINCE..BENCH_DAY_UNTIL (one day)
 -- BENCH_DIR holds what `bench-seed api` wrote. Requests are formatted once, in init, so
 -- the generator spends its time sending, not building strings.
 
@@ -81,11 +82,15 @@ function init(args)
     for i = 1, n do
       requests[i] = wrk.format("GET", "/e/bench?bytes=" .. bytes)
     end
-  elseif mode == "viewer" then
+  elseif mode == "viewer" or mode == "viewer_day" then
     local ids = lines("ids.txt")
     local key = lines("api_key.txt")[1]
+    local range = ""
+    if mode == "viewer_day" then
+      range = "&since=" .. os.getenv("BENCH_DAY_SINCE") .. "&until=" .. os.getenv("BENCH_DAY_UNTIL")
+    end
     for i = 1, n do
-      requests[i] = wrk.format("GET", "/api/v1/calls?limit=50&token=" .. pick(ids), {
+      requests[i] = wrk.format("GET", "/api/v1/calls?limit=50&token=" .. pick(ids) .. range, {
         ["Authorization"] = "Bearer " .. key,
       })
     end

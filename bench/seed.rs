@@ -191,6 +191,12 @@ fn seed_calls(url: &DatabaseUrl, total: i64) -> anyhow::Result<()> {
         &format!("SELECT COUNT(*) AS n FROM calls WHERE endpoint_id = {endpoint_id}"),
     )?;
     let mut missing = total - have;
+    // Seeded calls reach back a quarter of a second each: on PostgreSQL their days
+    // need partitions, made the way Portico makes them ahead of time.
+    let today = chrono::Utc::now().date_naive();
+    let reach = chrono::TimeDelta::milliseconds(missing.max(0) * 250);
+    let first_day = today - chrono::TimeDelta::days(reach.num_days() + 1);
+    portico::operations::retention::prepare_days(&mut conn, first_day, today)?;
     let started = std::time::Instant::now();
     while missing > 0 {
         let chunk = missing.min(1_000_000);

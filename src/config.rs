@@ -50,6 +50,14 @@ pub enum Command {
         /// A file written by `portico backup`.
         backup: std::path::PathBuf,
     },
+    /// Run one pass of upkeep now and exit: day partitions ahead of need, retention
+    /// (calls older than --call-retention-days; records per endpoint), expired
+    /// sessions and keys. Prints what it removed and how long it took.
+    Sweep {
+        /// Days the call log keeps a call (0: forever).
+        #[arg(long, env = "PORTICO_CALL_RETENTION_DAYS", default_value_t = 0)]
+        call_retention_days: u32,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -116,6 +124,11 @@ pub struct ServeArgs {
     /// go to the primary until it catches up.
     #[arg(long, env = "PORTICO_MAX_REPLICA_LAG", default_value_t = 5.0)]
     pub max_replica_lag: f64,
+
+    /// Days the call log keeps a call (0: forever). On PostgreSQL whole days of the
+    /// call log are dropped once they have passed it.
+    #[arg(long, env = "PORTICO_CALL_RETENTION_DAYS", default_value_t = 0)]
+    pub call_retention_days: u32,
 
     /// Session lifetime in hours.
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]

@@ -45,6 +45,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(&url, args),
+        Command::Sweep {
+            call_retention_days,
+        } => sweep(&url, call_retention_days),
     }
 }
 
@@ -62,6 +65,23 @@ fn migrate(url: &DatabaseUrl, status: bool) -> anyhow::Result<()> {
     }
     let pending = status.iter().filter(|(_, a)| !a).count();
     println!("{pending} pending migration(s) on {}", url.redacted());
+    Ok(())
+}
+
+/// One pass of upkeep, now.
+fn sweep(url: &DatabaseUrl, call_retention_days: u32) -> anyhow::Result<()> {
+    let pool = db::connect(url, 1)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    let started = std::time::Instant::now();
+    let swept = upkeep::sweep(&mut conn, Clock::default().now(), call_retention_days)?;
+    println!(
+        "swept in {:.3} s: {} day partitions dropped, {} calls and {} records removed",
+        started.elapsed().as_secs_f64(),
+        swept.partitions_dropped,
+        swept.calls_deleted,
+        swept.records_deleted
+    );
     Ok(())
 }
 
@@ -88,6 +108,7 @@ fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),
         failed_token_limit: args.failed_token_limit,
         max_exports: args.max_exports.max(1),
+        call_retention_days: args.call_retention_days,
         max_replica_lag: std::time::Duration::from_secs_f64(
             args.max_replica_lag.clamp(0.0, 86_400.0),
         ),

@@ -69,6 +69,8 @@ pub struct Metrics {
     pool_wait: Histogram,
     pool: Family<StateLabel, Gauge>,
     retention_deleted: Counter,
+    retention_deleted_calls: Counter,
+    dropped_partitions: Counter,
     exports: Gauge,
     exported_rows: Counter,
     viewer_reads: Family<SourceLabel, Counter>,
@@ -107,6 +109,13 @@ impl Metrics {
             pool_wait: add(&mut r, "db_pool_wait_seconds", "Time spent waiting for a database connection", seconds(0.00001)),
             pool: add(&mut r, "db_pool_connections", "Database connections: max, open, busy and idle", Family::default()),
             retention_deleted: add(&mut r, "retention_deleted_records", "Records removed by retention", Counter::default()),
+            retention_deleted_calls: add(&mut r, "retention_deleted_calls", "Calls removed by retention", Counter::default()),
+            dropped_partitions: add(
+                &mut r,
+                "retention_dropped_partitions",
+                "Day partitions dropped whole by retention (PostgreSQL)",
+                Counter::default(),
+            ),
             exports: add(&mut r, "exports_in_flight", "Exports being streamed now", Gauge::default()),
             exported_rows: add(&mut r, "exported_rows", "Calls written by exports", Counter::default()),
             viewer_reads: add(
@@ -175,8 +184,11 @@ impl Metrics {
         self.pool_wait.observe(took.as_secs_f64());
     }
 
-    pub fn retention_deleted(&self, records: usize) {
+    /// What a retention pass removed: records, calls, whole day partitions.
+    pub fn retention(&self, records: usize, calls: usize, partitions: usize) {
         self.retention_deleted.inc_by(records as u64);
+        self.retention_deleted_calls.inc_by(calls as u64);
+        self.dropped_partitions.inc_by(partitions as u64);
     }
 
     /// An export started; the guard ends it when dropped.

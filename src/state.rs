@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_exports: usize,
     /// How far behind the primary the read replica may be for viewer reads.
     pub max_replica_lag: Duration,
+    /// Days the call log keeps a call (0: forever).
+    pub call_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             failed_token_limit: DEFAULT_FAILED_TOKEN_LIMIT,
             max_exports: DEFAULT_MAX_EXPORTS,
             max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
+            call_retention_days: 0,
         }
     }
 }

@@ -144,3 +144,92 @@ async fn the_sign_in_throttle_holds_across_instances() {
         assert_eq!(sign_in(app, ADMIN_PASSWORD).await, 429);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_partitions_come_and_go_while_instances_ingest() {
+    let Some((_a, _b, app_a, app_b)) = pair(&[]).await else {
+        return;
+    };
+    let f = app_a.mapped("orders", json!({}), &["shop-app"]).await;
+    let today = chrono::Utc::now().date_naive();
+    // Ten days ago: a day of calls past a five-day retention.
+    let old = today - chrono::TimeDelta::days(10);
+    app_a.prepare_days(old, old).await;
+    app_a
+        .sql(format!(
+            "INSERT INTO calls (at, endpoint_slug, method, path, status, token_kind, remote_addr, \
+             request_bytes, response_bytes, duration_us) SELECT '{old} 12:00:00', 'orders', 'POST', \
+             '/e/orders', 201, 'none', '10.0.0.1', 1, 1, 1 FROM generate_series(1, 1000)"
+        ))
+        .await;
+    // The farthest day ahead goes, to be made again under load.
+    let ahead = format!(
+        "calls_p{}",
+        (today + chrono::TimeDelta::days(7)).format("%Y%m%d")
+    );
+    app_a
+        .sql(format!("ALTER TABLE calls DETACH PARTITION {ahead}"))
+        .await;
+    app_a.sql(format!("DROP TABLE {ahead}")).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for app in [app_a.remote_twin(), app_b.remote_twin()] {
+        let (stop, token) = (stop.clone(), f.value(0).to_owned());
+        clients.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(
+                    app.ingest("orders", &token, json!({}))
+                        .await
+                        .status()
+                        .as_u16(),
+                );
+            }
+            statuses
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let db = app_a.db_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+            .args(["--database-url", &db, "sweep", "--call-retention-days", "5"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for c in clients {
+        answered.extend(c.await.unwrap());
+    }
+    assert!(answered.len() > 20, "{} requests", answered.len());
+    assert!(
+        answered.iter().all(|s| *s == 201),
+        "every request stored: {answered:?}"
+    );
+    assert!(printed.contains("1000 calls"), "{printed}");
+
+    let url = portico::db::DatabaseUrl::parse(&app_a.db_url).unwrap();
+    let days = tokio::task::spawn_blocking(move || {
+        let pool = portico::db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        portico::store::partitions::days(&mut conn, portico::store::partitions::Daily::Calls)
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!days.contains(&old), "the old day went whole: {days:?}");
+    assert!(
+        days.contains(&(today + chrono::TimeDelta::days(7))),
+        "made again: {days:?}"
+    );
+}

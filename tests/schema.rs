@@ -49,7 +49,8 @@ fn actual(conn: &mut DbConn) -> BTreeMap<String, BTreeSet<String>> {
         .unwrap(),
         DbConn::Postgres(c) => diesel::sql_query(
             "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
-             FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '__diesel%'",
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '__diesel%' \
+             AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)",
         )
         .load(c)
         .unwrap(),

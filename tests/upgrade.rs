@@ -85,6 +85,15 @@ async fn database_at(
         let pool = db::connect(&parsed, 1).unwrap();
         let mut conn = pool.get().unwrap();
         db::migrate_until(&mut conn, version).unwrap();
+        // Partitioned by day from 2026-11-29-000003 on (PostgreSQL): the days the
+        // fixtures' rows fall on, as Portico makes them ahead of time.
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+        portico::operations::retention::prepare_days(
+            &mut conn,
+            day(1),
+            day(31) + chrono::TimeDelta::days(61),
+        )
+        .unwrap();
         for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
             let statement: String = statement
                 .lines()

@@ -21,6 +21,7 @@ fn record(endpoint_id: i64, n: i64) -> NewRecord {
         received_at: chrono::Utc::now().naive_utc(),
         data: format!("{{\"n\":{n}}}"),
         call: Call {
+            at: chrono::Utc::now().naive_utc(),
             endpoint_id: Some(endpoint_id),
             endpoint_slug: "orders".into(),
             method: "POST".into(),
@@ -68,6 +69,7 @@ async fn a_bad_job_fails_alone(app: TestApp) {
             outcomes.push(f);
         }
         let refusal = Call {
+            at: chrono::Utc::now().naive_utc(),
             status: 401,
             code: Some("token_invalid".into()),
             endpoint_slug: "orders".into(),

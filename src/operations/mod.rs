@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod input;
 pub mod mappings;
 pub mod primary_tokens;
+pub mod retention;
 pub mod sessions;
 pub mod tokens;
 pub mod upkeep;

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::retention::{self, Swept};
 use crate::clock::Clock;
 use crate::db::{self, DbConn, DbPool};
 use crate::domain::password;
@@ -23,6 +24,7 @@ pub fn prepare_database(
 ) -> anyhow::Result<Option<Password>> {
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
+    retention::prepare_around(&mut conn, clock.now().date())?;
     if store::users::count(&mut conn)? > 0 {
         return Ok(None);
     }
@@ -41,31 +43,46 @@ pub fn prepare_database(
 /// How long windows, blocks and failed sign-ins are kept (longer than any of them lasts).
 const LIMITS_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
-/// One pass of upkeep. Returns the number of records removed.
+/// One pass of upkeep without a call-log retention. Returns the number of records
+/// removed.
 pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
-    let mut removed = 0;
-    for (endpoint_id, days) in store::endpoints::with_retention(conn)? {
-        let cutoff = now - chrono::TimeDelta::days(i64::from(days));
-        removed += store::records::delete_older_than(conn, endpoint_id, cutoff)?;
-    }
+    Ok(sweep(conn, now, 0)?.records_deleted)
+}
+
+/// One pass of upkeep: day partitions ahead of need, retention (calls older than
+/// `call_retention_days`, 0: kept; records per endpoint), old idempotency keys,
+/// expired sessions, spent limit windows.
+pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, call_retention_days: u32) -> AppResult<Swept> {
+    let swept = retention::sweep(conn, now, call_retention_days)?;
     store::idempotency::purge_older_than(conn, now - IDEMPOTENCY_WINDOW)?;
     store::users::purge_sessions(conn, now)?;
     store::limits::prune(conn, now - LIMITS_KEPT)?;
-    Ok(removed)
+    Ok(swept)
 }
 
-/// Runs [`sweep_once`] every `sweep_interval`.
+/// Runs [`sweep`] every `sweep_interval`.
 pub async fn sweep_forever(state: actix_web::web::Data<AppState>) {
     let mut tick = tokio::time::interval(state.settings.sweep_interval);
+    let days = state.settings.call_retention_days;
     loop {
         tick.tick().await;
         let now = state.clock.now();
-        match state.db(move |conn| sweep_once(conn, now)).await {
-            Ok(n) if n > 0 => {
-                state.metrics.retention_deleted(n);
-                tracing::info!(records_removed = n, "retention sweep")
+        match state.db(move |conn| sweep(conn, now, days)).await {
+            Ok(swept) => {
+                state.metrics.retention(
+                    swept.records_deleted,
+                    swept.calls_deleted,
+                    swept.partitions_dropped,
+                );
+                if swept != Swept::default() {
+                    tracing::info!(
+                        partitions_dropped = swept.partitions_dropped,
+                        calls_removed = swept.calls_deleted,
+                        records_removed = swept.records_deleted,
+                        "retention sweep"
+                    );
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
         }
     }

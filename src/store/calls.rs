@@ -261,3 +261,22 @@ pub fn stats(
             .load(c),
     }
 }
+
+/// Deletes up to `limit` calls made before `cutoff`, oldest first.
+pub fn delete_before(conn: &mut DbConn, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let batch: Vec<i64> = calls::table
+        .filter(calls::at.lt(cutoff))
+        .order(calls::id.asc())
+        .select(calls::id)
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        calls::table
+            .filter(calls::at.lt(cutoff))
+            .filter(calls::id.eq_any(batch)),
+    )
+    .execute(conn)
+}

@@ -178,9 +178,9 @@ pub fn find_primary_by_hash(
 }
 
 /// Endpoints with a retention period, for the retention sweep.
-pub fn with_retention(conn: &mut DbConn) -> QueryResult<Vec<(i64, i32)>> {
+/// Every endpoint with its retention in days (`None`: kept forever).
+pub fn retention_of_all(conn: &mut DbConn) -> QueryResult<Vec<(i64, Option<i32>)>> {
     endpoints::table
-        .filter(endpoints::retention_days.is_not_null())
-        .select((endpoints::id, endpoints::retention_days.assume_not_null()))
+        .select((endpoints::id, endpoints::retention_days))
         .load(conn)
 }

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod mappings;
+pub mod partitions;
 pub mod records;
 pub mod replication;
 pub mod tokens;

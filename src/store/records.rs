@@ -115,15 +115,26 @@ pub fn delete_all(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<usize> {
     diesel::delete(records::table.filter(records::endpoint_id.eq(endpoint_id))).execute(conn)
 }
 
+/// Deletes up to `limit` of the endpoint's records received before `cutoff`.
 pub fn delete_older_than(
     conn: &mut DbConn,
     endpoint_id: i64,
     cutoff: NaiveDateTime,
+    limit: i64,
 ) -> QueryResult<usize> {
+    let batch: Vec<i64> = records::table
+        .filter(records::endpoint_id.eq(endpoint_id))
+        .filter(records::received_at.lt(cutoff))
+        .select(records::id)
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
     diesel::delete(
         records::table
-            .filter(records::endpoint_id.eq(endpoint_id))
-            .filter(records::received_at.lt(cutoff)),
+            .filter(records::received_at.lt(cutoff))
+            .filter(records::id.eq_any(batch)),
     )
     .execute(conn)
 }

@@ -253,6 +253,11 @@ impl TestApp {
         })
     }
 
+    /// Another handle on the same server (for a task of its own).
+    pub fn remote_twin(&self) -> TestApp {
+        TestApp::remote(self.backend, &self.address, &self.db_url)
+    }
+
     /// Runs `sql` on this app's database (for seeding beyond what HTTP does quickly).
     pub async fn sql(&self, sql: String) {
         let url = DatabaseUrl::parse(&self.db_url).unwrap();
@@ -260,6 +265,19 @@ impl TestApp {
             let pool = db::connect(&url, 1).unwrap();
             let mut conn = pool.get().unwrap();
             diesel::sql_query(sql).execute(&mut **conn).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Makes the day partitions of `[from, to]` (PostgreSQL; Portico makes the days
+    /// around today itself).
+    pub async fn prepare_days(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) {
+        let url = DatabaseUrl::parse(&self.db_url).unwrap();
+        tokio::task::spawn_blocking(move || {
+            let pool = db::connect(&url, 1).unwrap();
+            let mut conn = pool.get().unwrap();
+            portico::operations::retention::prepare_days(&mut conn, from, to).unwrap();
         })
         .await
         .unwrap();
