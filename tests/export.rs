@@ -95,7 +95,13 @@ async fn payloads_are_exported_as_sent(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(two.lines().count(), 2, "the limit the caller chose");
-    for bad in ["limit=0", "limit=x", "data=yes", "format=xml"] {
+    for bad in [
+        "limit=0",
+        "limit=x",
+        "limit=9223372036854775808",
+        "data=yes",
+        "format=xml",
+    ] {
         let res = f.admin.get(&format!("/calls/export?{bad}")).await;
         assert_problem(res, 422, "validation_failed").await;
     }

@@ -129,6 +129,13 @@ const IP_OR_NETWORK: &str = concat!(
 /// The rules the handlers enforce, stated in the document so that a client (or a
 /// fuzzer) knows what is valid before it asks: lengths, ranges, patterns, choices.
 fn precise(doc: &mut serde_json::Value) {
+    precise_properties(doc);
+    precise_codes(doc);
+    precise_parameters(doc);
+}
+
+/// Lengths, ranges and patterns of request bodies' properties.
+fn precise_properties(doc: &mut serde_json::Value) {
     use serde_json::json;
     let text = |min: u32, max: u32| json!({"minLength": min, "maxLength": max, "pattern": TEXT});
     let range = |min: i64, max: i64| json!({"minimum": min, "maximum": max});
@@ -200,6 +207,23 @@ fn precise(doc: &mut serde_json::Value) {
             merge(target, &rules);
         }
     }
+}
+
+/// Every problem code a response may carry, from the one list of them.
+fn precise_codes(doc: &mut serde_json::Value) {
+    if let Some(code) = doc
+        .pointer_mut("/components/schemas/Problem/properties/code")
+        .and_then(|v| v.as_object_mut())
+    {
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        code.insert("enum".into(), serde_json::json!(codes));
+    }
+}
+
+/// Ranges and choices of query parameters.
+fn precise_parameters(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let range = |min: i64, max: i64| json!({"minimum": min, "maximum": max});
     let choices = |v: &[&str]| json!({"enum": v});
     let parameters = [
         ("limit", range(1, 1000)),
@@ -221,19 +245,11 @@ fn precise(doc: &mut serde_json::Value) {
         ("bucket", choices(&["minute", "hour", "day"])),
         ("state", choices(&["active", "inactive", "all"])),
     ];
-    // Every problem code a response may carry, from the one list of them.
-    if let Some(code) = doc
-        .pointer_mut("/components/schemas/Problem/properties/code")
-        .and_then(|v| v.as_object_mut())
-    {
-        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        code.insert("enum".into(), json!(codes));
-    }
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
-    // An export's `limit` counts calls, not a page: any positive number.
-    let export_limit = json!({"minimum": 1});
+    // An export's `limit` counts calls, not a page: any positive int64.
+    let export_limit = range(1, i64::MAX);
     for (path, item) in paths.iter_mut() {
         let export = path == "/api/v1/calls/export";
         let Some(item) = item.as_object_mut() else {

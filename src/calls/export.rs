@@ -106,7 +106,8 @@ pub fn parse(query: &str, syntax: Syntax) -> AppResult<Export> {
             ("data", "false") => export.with_data = false,
             ("data", _) => return Err(AppError::validation("data", "must be true or false")),
             (_, n) => {
-                let n = n.parse::<u64>().ok().filter(|n| *n > 0);
+                // The document says int64: a number past it is refused, not wrapped.
+                let n = n.parse::<i64>().ok().filter(|n| *n > 0).map(|n| n as u64);
                 export.limit = Some(n.ok_or_else(|| {
                     AppError::validation("limit", "must be a positive whole number")
                 })?);
