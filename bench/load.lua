@@ -5,6 +5,7 @@
 --   page    (the ceiling) GET /e/bench?bytes=BENCH_PAGE_BYTES, a page from memory
 --   viewer  GET /api/v1/calls?token=ID&limit=50 with the admin API key, a random seeded token id
 --   viewer_day  the same within BENCH_DAY_SINCE..BENCH_DAY_UNTIL (one day)
+--   search  GET /api/v1/calls?limit=50&q=BENCH_Q (text in payload)
 -- BENCH_DIR holds what `bench-seed api` wrote. Requests are formatted once, in init, so
 -- the generator spends its time sending, not building strings.
 
@@ -91,6 +92,14 @@ function init(args)
     end
     for i = 1, n do
       requests[i] = wrk.format("GET", "/api/v1/calls?limit=50&token=" .. pick(ids) .. range, {
+        ["Authorization"] = "Bearer " .. key,
+      })
+    end
+  elseif mode == "search" then
+    -- the viewer's "text in payload": BENCH_Q (URL-encoded), no other filter
+    local key = lines("api_key.txt")[1]
+    for i = 1, n do
+      requests[i] = wrk.format("GET", "/api/v1/calls?limit=50&q=" .. os.getenv("BENCH_Q"), {
         ["Authorization"] = "Bearer " .. key,
       })
     end

@@ -72,6 +72,7 @@ pub fn serve_with(
         state.clock.clone(),
     ));
     tokio::spawn(replica::watch_forever(state.clone()));
+    tokio::spawn(calls::search::index_forever(state.clone()));
     tokio::spawn(limits::poll_forever(
         state.limits.clone(),
         state.clock.clone(),

@@ -76,6 +76,7 @@ pub struct Metrics {
     viewer_reads: Family<SourceLabel, Counter>,
     replica_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     replica_in_use: Gauge,
+    search_lag: Gauge,
 }
 
 impl Metrics {
@@ -134,6 +135,12 @@ impl Metrics {
                 &mut r,
                 "replica_in_use",
                 "1 while viewer reads go to the read replica, 0 while they fall back to the primary",
+                Gauge::default(),
+            ),
+            search_lag: add(
+                &mut r,
+                "search_index_lag_records",
+                "Records stored but not yet in the payload search index (SQLite; searches read them directly)",
                 Gauge::default(),
             ),
             registry: Arc::default(),
@@ -209,6 +216,11 @@ impl Metrics {
     pub fn replica(&self, lag: Option<f64>, in_use: bool) {
         self.replica_lag.set(lag.unwrap_or(-1.0));
         self.replica_in_use.set(i64::from(in_use));
+    }
+
+    /// Records not yet in the payload search index.
+    pub fn search_lag(&self, records: i64) {
+        self.search_lag.set(records);
     }
 
     pub fn exported_rows(&self, rows: u64) {

@@ -83,6 +83,8 @@ pub struct AppState {
     readers: std::sync::Arc<tokio::sync::Semaphore>,
     /// The read replica for the data viewer, exports and stats, if there is one.
     pub replica: Option<crate::replica::Replica>,
+    /// The database is PostgreSQL (else SQLite).
+    pub postgres: bool,
 }
 
 /// How long a read waits for a connection before it is answered 503 (the pool's
@@ -118,6 +120,7 @@ impl AppState {
             refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
             readers: std::sync::Arc::new(tokio::sync::Semaphore::new(readers)),
             replica: None,
+            postgres,
 
             settings,
         }

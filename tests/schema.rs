@@ -43,7 +43,8 @@ fn actual(conn: &mut DbConn) -> BTreeMap<String, BTreeSet<String>> {
     let rows: Vec<Column> = match conn {
         DbConn::Sqlite(c) => diesel::sql_query(
             "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%'",
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%' \
+             AND m.name NOT LIKE 'records_search%'",
         )
         .load(c)
         .unwrap(),

@@ -7,6 +7,7 @@ pub mod export;
 pub mod filter;
 pub mod fold;
 pub mod refusals;
+pub mod search;
 pub mod stats;
 pub mod view;
 

@@ -126,6 +126,10 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Call> {
     calls::table.find(id).select(Call::as_select()).first(conn)
 }
 
+/// Matching records looked up in the payload index at most; beyond, the page is
+/// found by walking the calls.
+const SEARCH_CANDIDATES: i64 = 5_000;
+
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
 pub fn page(
     conn: &mut DbConn,
@@ -168,11 +172,24 @@ pub fn page(
         q = q.filter(calls::at.lt(until));
     }
     if let Some(text) = &f.q {
-        let pattern = super::like_pattern(&text.to_lowercase());
-        let matching = records::table
-            .filter(lower(records::data).like(pattern).escape('\\'))
-            .select(records::id);
-        q = q.filter(calls::record_id.eq_any(matching.nullable()));
+        let needle = text.to_lowercase();
+        let pattern = super::like_pattern(&needle);
+        // The index finds the matching records; when they are few, the page is
+        // their calls. When they are many (or the needle is too short for the
+        // index), the calls are walked newest first, each checked against its
+        // record's payload, until the page is full.
+        let found = super::search::matching_records(conn, &needle, &pattern, SEARCH_CANDIDATES)?;
+        match found {
+            Some(ids) if (ids.len() as i64) < SEARCH_CANDIDATES => {
+                q = q.filter(calls::record_id.assume_not_null().eq_any(ids));
+            }
+            _ => {
+                let payload_matches = records::table
+                    .filter(records::id.nullable().eq(calls::record_id))
+                    .filter(lower(records::data).like(pattern).escape('\\'));
+                q = q.filter(diesel::dsl::exists(payload_matches));
+            }
+        }
     }
     if let Some(before) = before {
         q = q.filter(calls::id.lt(before));

@@ -1,0 +1,2 @@
+DROP INDEX calls_record;
+DROP INDEX records_search;
