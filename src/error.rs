@@ -70,6 +70,7 @@ codes! {
     Conflict = "conflict", 409, "Conflict";
     SlugTaken = "slug_taken", 409, "Conflict";
     UsernameTaken = "username_taken", 409, "Conflict";
+    NameTaken = "name_taken", 409, "Conflict";
     LastAdmin = "last_admin", 409, "Conflict";
     CannotDeleteSelf = "cannot_delete_self", 409, "Conflict";
     NoPrimaryToken = "no_primary_token", 409, "Conflict";

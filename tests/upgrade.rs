@@ -73,13 +73,15 @@ fn substitute(sql: &str, backend: Backend) -> String {
     out
 }
 
-/// A database of `backend` at schema `version`, holding the fixture's data.
+/// A database of `backend` at schema `version`, holding the fixture's data and
+/// then what `extra` inserts.
 async fn database_at(
     backend: Backend,
     version: &'static str,
+    extra: &str,
 ) -> (String, Option<tempdir::TempDir>) {
     let (url, dir) = fresh_database(backend).await;
-    let sql = substitute(&fixture(version), backend);
+    let sql = substitute(&format!("{}\n{extra}", fixture(version)), backend);
     let parsed = DatabaseUrl::parse(&url).unwrap();
     tokio::task::spawn_blocking(move || {
         let pool = db::connect(&parsed, 1).unwrap();
@@ -209,7 +211,7 @@ async fn every_earlier_version_upgrades_and_serves(backend: Backend) {
     assert!(versions.len() >= 3);
     for version in versions {
         let version: &'static str = Box::leak(version.into_boxed_str());
-        let (url, dir) = database_at(backend, version).await;
+        let (url, dir) = database_at(backend, version, "").await;
         let app = spawn_app_on(backend, url, dir, Default::default()).await;
         journeys(&app, version).await;
         println!("{backend:?}: upgraded from {version} and served");
@@ -220,5 +222,38 @@ async fn every_earlier_version_upgrades_and_serves(backend: Backend) {
 async fn databases_at_every_schema_version_upgrade_and_serve() {
     for backend in backends() {
         every_earlier_version_upgrades_and_serves(backend).await;
+    }
+}
+
+/// Names an earlier version allowed twice (ignoring case): the oldest token keeps
+/// its name, each later one gets its id appended; then names are unique.
+async fn names_taken_twice_are_told_apart(backend: Backend) {
+    let twice = "INSERT INTO tokens (name, description, token_hash, hint, enabled, active, created_by, created_at, updated_at) VALUES
+  ('Shop-App', '', {{hash:twice-1}}, 'x…x', TRUE, TRUE, 'admin', '2026-11-03 09:00:00', '2026-11-03 09:00:00'),
+  ('SHOP-APP', '', {{hash:twice-2}}, 'y…y', TRUE, TRUE, 'admin', '2026-11-03 09:00:00', '2026-11-03 09:00:00');";
+    let (url, dir) = database_at(backend, "2026-11-29-000004_payload_search", twice).await;
+    let app = spawn_app_on(backend, url, dir, Default::default()).await;
+    let admin = app.login_as("admin", "fixture-admin-password").await;
+    let tokens: Value = admin.get("/tokens?state=all").await.json().await.unwrap();
+    let mut names: Vec<&str> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["SHOP-APP (5)", "Shop-App (4)", "erp", "old-app", "shop-app"],
+        "{backend:?}"
+    );
+    let res = admin.post("/tokens", json!({"name": "ERP"})).await;
+    assert_problem(res, 409, "name_taken").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_an_earlier_version_allowed_twice_are_told_apart() {
+    for backend in backends() {
+        names_taken_twice_are_told_apart(backend).await;
     }
 }

@@ -53,9 +53,11 @@ pub async fn list(
 }
 
 /// Create a token; its value is in this response only.
+///
+/// Names are unique, ignoring case: another token's name is `409 name_taken`.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     Admin(caller): Admin,
     state: web::Data<AppState>,
@@ -81,7 +83,7 @@ pub async fn get(
 /// Change a token's settings; takes effect for the very next request.
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)), request_body = UpdateToken,
     responses((status = 200, body = TokenOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     Admin(caller): Admin,
     state: web::Data<AppState>,

@@ -15,7 +15,7 @@ use crate::domain::audit::Action;
 use crate::domain::endpoint::IpAllowlist;
 use crate::domain::token::{Grace, TokenValue};
 use crate::domain::user::Actor;
-use crate::error::{missing, AppResult};
+use crate::error::{missing, AppError, AppResult, Code};
 use crate::state::AppState;
 use crate::store;
 use crate::store::tokens::{NewToken, StateFilter, TokenRow};
@@ -106,6 +106,18 @@ pub async fn get(state: &AppState, id: i64) -> AppResult<TokenOut> {
     Ok(TokenOut::at(row, now))
 }
 
+/// A unique violation on a token's row is its name (the only unique column an
+/// admin chooses; the hash is random).
+fn name_taken(e: AppError) -> AppError {
+    match e {
+        AppError::Refused(Code::Conflict, _) => AppError::refused(
+            Code::NameTaken,
+            "another token has this name (names are unique, ignoring case)",
+        ),
+        other => other,
+    }
+}
+
 /// Creates a token; the result carries its value, once.
 pub async fn create(state: &AppState, actor: &Actor, spec: TokenSpec) -> AppResult<TokenWithValue> {
     let value = TokenValue::generate();
@@ -126,7 +138,7 @@ pub async fn create(state: &AppState, actor: &Actor, spec: TokenSpec) -> AppResu
             created_at: tx.now,
             updated_at: tx.now,
         };
-        let row = store::tokens::insert(tx.conn, &new)?;
+        let row = store::tokens::insert(tx.conn, &new).map_err(|e| name_taken(e.into()))?;
         tx.audit(
             Action::TokenCreate,
             Some(row.id),
@@ -153,7 +165,8 @@ pub async fn update(
         store::tokens::find(tx.conn, id).map_err(missing("token"))?;
         let mut changes = patch.0;
         changes.updated_at = Some(tx.now);
-        let row = store::tokens::update(tx.conn, id, &changes)?;
+        let row =
+            store::tokens::update(tx.conn, id, &changes).map_err(|e| name_taken(e.into()))?;
         tx.audit(
             Action::TokenUpdate,
             Some(id),
