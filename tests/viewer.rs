@@ -366,6 +366,62 @@ async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("5555E5551"), "{page}");
+
+    // Laid out for reading, every token as sent: key order and number text kept.
+    let raw = r#"{"zeta":1,"alpha":{"price":2.50,"list":[]}}"#;
+    let res = app
+        .client
+        .post(app.url("/e/orders"))
+        .bearer_auth(shop["token"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let newest = &ids_of(&admin, "?limit=1").await[0];
+    let detail = format!("/ui/viewer/calls/{}", newest["id"]);
+    let from = "/ui/viewer?token=1&status=2xx";
+    let page = |session: &Session, referer: Option<String>| {
+        let mut req = session.client.get(app.url(&detail));
+        if let Some(r) = referer {
+            req = req.header("referer", r);
+        }
+        async move {
+            let html = req.send().await.unwrap().text().await.unwrap();
+            html.replace("&quot;", "\"")
+                .replace("&#x2F;", "/")
+                .replace("&amp;", "&")
+        }
+    };
+    let html = page(&admin, Some(app.url(from))).await;
+    let shown = "{\n  \"zeta\": 1,\n  \"alpha\": {\n    \"price\": 2.50,\n    \"list\": []\n  }\n}";
+    assert!(html.contains(shown), "{html}");
+    // It links what it names, and leads back to the filtered viewer.
+    assert!(
+        html.contains(&format!("href=\"{from}\" id=\"back-to-viewer\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<a href=\"/ui/tokens/{}\">shop-app</a>",
+            shop["id"]
+        )),
+        "{html}"
+    );
+    assert!(html.contains("<a href=\"/ui/endpoints/"), "{html}");
+    // Not back to a page that is not the viewer; analysts get no links to admin pages.
+    let html = page(&admin, Some(app.url("/ui/tokens"))).await;
+    assert!(
+        html.contains("href=\"/ui/viewer\" id=\"back-to-viewer\""),
+        "{html}"
+    );
+    let (_, analyst) = app.analyst().await;
+    let html = page(&analyst, None).await;
+    assert!(
+        html.contains(shown) && !html.contains("href=\"/ui/tokens/"),
+        "{html}"
+    );
 }
 
 on_each_backend!(

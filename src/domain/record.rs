@@ -51,6 +51,60 @@ impl Default for ListLimit {
     }
 }
 
+/// A stored payload (valid JSON) laid out for reading, two spaces a level, with every
+/// token exactly as it was sent: key order, number text and string escapes unchanged
+/// (a parsed value would sort keys and round numbers beyond what a float holds).
+pub fn indent_json(raw: &str) -> String {
+    fn newline(out: &mut String, depth: usize) {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    }
+    let mut out = String::with_capacity(raw.len() + raw.len() / 2);
+    let mut depth = 0usize;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push('"');
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    out.push(c);
+                    match (escaped, c) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' | '[' => {
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                let close = if c == '{' { '}' } else { ']' };
+                out.push(c);
+                if chars.next_if_eq(&close).is_some() {
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +119,18 @@ mod tests {
         assert!(ListLimit::parse("0").is_err());
         assert!(ListLimit::parse("x").is_err());
         assert_eq!(ListLimit::default().get(), 100);
+    }
+
+    #[test]
+    fn indented_payloads_keep_every_token_as_sent() {
+        let raw =
+            r#"{"b":1, "a":[12345678901234567890123,1.50,{}], "s":"x\"y,{[:","e":[ ],"n":null}"#;
+        let shown = super::indent_json(raw);
+        assert_eq!(
+            shown,
+            "{\n  \"b\": 1,\n  \"a\": [\n    12345678901234567890123,\n    1.50,\n    {}\n  ],\n  \"s\": \"x\\\"y,{[:\",\n  \"e\": [],\n  \"n\": null\n}"
+        );
+        assert_eq!(super::indent_json("42"), "42");
+        assert_eq!(super::indent_json(r#""a b""#), r#""a b""#);
     }
 }

@@ -244,102 +244,111 @@ async fn viewer(
 struct Meta {
     label: &'static str,
     value: String,
+    /// The page of what the value names (admins' pages: for admins only).
+    href: Option<String>,
 }
 
-/// The call's facts as label and value rows.
-fn meta_of(c: &Call) -> Vec<Meta> {
+/// The call's facts as label and value rows; for admins the endpoint and the token
+/// link to their pages.
+fn meta_of(c: &Call, admin: bool) -> Vec<Meta> {
+    let mut meta = facts(c);
+    for m in &mut meta {
+        m.href = match (m.label, admin) {
+            ("Endpoint", true) => c.endpoint_id.map(|id| format!("/ui/endpoints/{id}")),
+            ("Token", true) if c.token_kind == TokenKind::Secondary => {
+                c.token_id.map(|id| format!("/ui/tokens/{id}"))
+            }
+            ("Token", true) if c.token_kind == TokenKind::Primary => {
+                c.endpoint_id.map(|id| format!("/ui/endpoints/{id}/tokens"))
+            }
+            _ => None,
+        };
+    }
+    meta
+}
+
+fn facts(c: &Call) -> Vec<Meta> {
+    let m = |label, value| Meta {
+        label,
+        value,
+        href: None,
+    };
     vec![
-        Meta {
-            label: "Time (UTC)",
-            value: show_time(c.at.and_utc()),
-        },
-        Meta {
-            label: "Endpoint",
-            value: c.endpoint_slug.clone(),
-        },
-        Meta {
-            label: "Method",
-            value: c.method.clone(),
-        },
-        Meta {
-            label: "Path",
-            value: c.path.clone(),
-        },
-        Meta {
-            label: "Status",
-            value: c.status.to_string(),
-        },
-        Meta {
-            label: "Code",
-            value: c.code.clone().unwrap_or_else(|| "—".into()),
-        },
-        Meta {
-            label: "Token kind",
-            value: c.token_kind.as_str().to_owned(),
-        },
-        Meta {
-            label: "Token",
-            value: c
-                .token_name
+        m("Time (UTC)", show_time(c.at.and_utc())),
+        m("Endpoint", c.endpoint_slug.clone()),
+        m("Method", c.method.clone()),
+        m("Path", c.path.clone()),
+        m("Status", c.status.to_string()),
+        m("Code", c.code.clone().unwrap_or_else(|| "—".into())),
+        m("Token kind", c.token_kind.as_str().to_owned()),
+        m(
+            "Token",
+            c.token_name
                 .clone()
                 .or(c.token_method.map(|m| format!("primary {m}")))
                 .unwrap_or_else(|| "—".into()),
-        },
-        Meta {
-            label: "Remote address",
-            value: c.remote_addr.clone(),
-        },
-        Meta {
-            label: "User agent",
-            value: c.user_agent.clone().unwrap_or_else(|| "—".into()),
-        },
-        Meta {
-            label: "Calls in this row",
-            value: if c.repeats > 1 {
+        ),
+        m("Remote address", c.remote_addr.clone()),
+        m(
+            "User agent",
+            c.user_agent.clone().unwrap_or_else(|| "—".into()),
+        ),
+        m(
+            "Calls in this row",
+            if c.repeats > 1 {
                 format!("{} identical refused calls within one second", c.repeats)
             } else {
                 "1".into()
             },
-        },
-        Meta {
-            label: "Request size",
-            value: show_bytes(c.request_bytes),
-        },
-        Meta {
-            label: "Response size",
-            value: show_bytes(c.response_bytes),
-        },
-        Meta {
-            label: "Duration",
-            value: format!("{:.2} ms", c.duration_us as f64 / 1000.0),
-        },
-        Meta {
-            label: "Record",
-            value: c
-                .record_id
+        ),
+        m("Request size", show_bytes(c.request_bytes)),
+        m("Response size", show_bytes(c.response_bytes)),
+        m(
+            "Duration",
+            format!("{:.2} ms", c.duration_us as f64 / 1000.0),
+        ),
+        m(
+            "Record",
+            c.record_id
                 .map(|r| format!("#{r}"))
                 .unwrap_or_else(|| "—".into()),
-        },
+        ),
     ]
 }
 
+/// The viewer page (with its filters) that led here, to return to; the plain viewer
+/// when the call was opened from elsewhere.
+fn viewer_behind(req: &HttpRequest) -> String {
+    let from = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<actix_web::http::Uri>().ok())
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()));
+    match from {
+        Some(p) if p == "/ui/viewer" || p.starts_with("/ui/viewer?") => {
+            super::page::safe_target(Some(&p), "/ui/viewer")
+        }
+        _ => "/ui/viewer".to_owned(),
+    }
+}
+
 async fn detail(
+    req: HttpRequest,
     user: UiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let d = view::detail(&state, id.into_inner()).await?;
     let c = &d.call;
-    let meta = meta_of(c);
-    let payload =
-        d.payload.as_ref().map(
-            |p| match serde_json::from_str::<serde_json::Value>(p.get()) {
-                Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-                // beyond what a parsed value can hold: shown as stored
-                Err(_) => p.get().to_owned(),
-            },
-        );
+    let meta = meta_of(c, user.is_admin());
+    // As sent: key order and number text kept, only laid out.
+    let payload = d
+        .payload
+        .as_ref()
+        .map(|p| crate::domain::record::indent_json(p.get()));
     let mut ctx = user.context("viewer", &format!("Call #{}", c.id));
+    ctx.insert("back", &viewer_behind(&req));
     ctx.insert("meta", &meta);
     ctx.insert("payload", &payload);
     ctx.insert("call_id", &c.id);
