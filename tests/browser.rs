@@ -563,6 +563,17 @@ async fn journey(app: TestApp) {
         json!(true)
     );
     b.shot("call-detail-hostile").await;
+    // Back to the viewer it came from.
+    b.click("#back-to-viewer").await;
+    b.wait_text("h1", "Data viewer").await;
+
+    // The API explorer renders the document from the binary, within its CSP.
+    b.goto("/api/docs").await;
+    b.wait_text(".opblock-summary-path", "/api/v1/tokens/{id}/regenerate")
+        .await;
+    b.console_clean("api explorer").await;
+    // (No screenshot: Swagger UI's own layout is wider than a phone.)
+    b.goto("/ui/viewer").await;
 
     // Sign out; an analyst reaches the viewer and is refused the admin pages.
     b.click(".me button[type=submit]").await;

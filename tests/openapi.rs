@@ -70,12 +70,48 @@ async fn served_document_is_the_generated_one(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), portico::api::openapi::document());
+    // The explorer: Swagger UI from the binary, over the served document.
     let res = app.client.get(app.url("/api/docs")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 200, "/api/docs leads to /api/docs/");
+    assert_eq!(res.url().path(), "/api/docs/");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     let html = res.text().await.unwrap();
-    assert!(html.starts_with("<!doctype html>"));
-    // Tera escapes '/' as "&#x2F;" in text; browsers show it as '/'.
-    assert!(html.contains("tokens&#x2F;{id}&#x2F;regenerate"), "{html}");
+    assert!(html.contains("swagger-ui-bundle.js"), "{html}");
+    // Nothing from elsewhere: every asset is relative to the page.
+    for attribute in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attribute) {
+            let rest = &html[i + attribute.len()..];
+            let remote = ["http:", "https:", "//"]
+                .iter()
+                .any(|p| rest.starts_with(p));
+            assert!(!remote, "{html}");
+        }
+    }
+    let get = |path: &'static str| {
+        let req = app.client.get(app.url(path));
+        async move {
+            let res = req.send().await.unwrap();
+            let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+            (res.status().as_u16(), kind, res.text().await.unwrap())
+        }
+    };
+    let (status, kind, init) = get("/api/docs/swagger-initializer.js").await;
+    assert_eq!((status, kind.contains("javascript")), (200, true));
+    assert!(init.contains("\"/api/openapi.json\""), "{init}");
+    assert!(init.contains("\"persistAuthorization\": false"), "{init}");
+    assert!(init.contains("\"tryItOutEnabled\": true"), "{init}");
+    let (status, _, bundle) = get("/api/docs/swagger-ui-bundle.js").await;
+    assert!(status == 200 && bundle.len() > 100_000);
+    let (status, kind, _) = get("/api/docs/swagger-ui.css").await;
+    assert_eq!((status, kind.starts_with("text/css")), (200, true));
+    assert_eq!(get("/api/docs/no-such-file.js").await.0, 404);
 }
 
 on_each_backend!(

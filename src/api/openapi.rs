@@ -338,7 +338,8 @@ fn problems_as_problem_json(responses: &mut utoipa::openapi::Responses) {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/openapi.json", web::get().to(openapi_json))
-        .route("/api/docs", web::get().to(docs));
+        .route("/api/docs", web::get().to(docs_root))
+        .route("/api/docs/{tail:.*}", web::get().to(docs));
 }
 
 async fn openapi_json() -> HttpResponse {
@@ -347,50 +348,42 @@ async fn openapi_json() -> HttpResponse {
         .body(document())
 }
 
-/// A plain, dependency-free rendering of the document (no CDN, no script).
-async fn docs() -> HttpResponse {
-    let doc = ApiDoc::openapi();
-    let mut ops = Vec::new();
-    for (path, item) in &doc.paths.paths {
-        let methods = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ];
-        for (method, op) in methods {
-            if let Some(op) = op {
-                let responses: Vec<String> = op.responses.responses.keys().cloned().collect();
-                ops.push(serde_json::json!({
-                    "method": method,
-                    "path": path,
-                    "tag": op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default(),
-                    "summary": op.summary.clone().unwrap_or_default(),
-                    "description": op.description.clone().unwrap_or_default(),
-                    "responses": responses.join(" "),
-                }));
-            }
-        }
-    }
-    let mut ctx = tera::Context::new();
-    ctx.insert("title", &doc.info.title);
-    ctx.insert(
-        "description",
-        &doc.info.description.clone().unwrap_or_default(),
-    );
-    ctx.insert("ops", &ops);
-    match tera::Tera::one_off(include_str!("../../templates/api_docs.html"), &ctx, true) {
-        Ok(html) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((
-                "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-            ))
-            .body(html),
+/// The explorer's assets are relative to its directory.
+async fn docs_root() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/api/docs/"))
+        .finish()
+}
+
+/// Swagger UI over the served document, its assets inside the binary: an admin
+/// authorizes with an API key and tries calls. Authorization is not kept in the
+/// browser's storage.
+async fn docs(tail: web::Path<String>) -> Result<HttpResponse, crate::error::AppError> {
+    static CONFIG: std::sync::LazyLock<std::sync::Arc<utoipa_swagger_ui::Config<'static>>> =
+        std::sync::LazyLock::new(|| {
+            std::sync::Arc::new(
+                utoipa_swagger_ui::Config::from("/api/openapi.json")
+                    .try_it_out_enabled(true)
+                    .display_request_duration(true)
+                    .filter(true)
+                    .persist_authorization(false),
+            )
+        });
+    match utoipa_swagger_ui::serve(tail.as_str(), CONFIG.clone()) {
+        Ok(Some(file)) => Ok(HttpResponse::Ok()
+            .content_type(file.content_type)
+            .insert_header(("Content-Security-Policy", DOCS_CSP))
+            .insert_header(("Cache-Control", "no-cache"))
+            .body(file.bytes.into_owned())),
+        Ok(None) => Err(crate::error::AppError::not_found("file")),
         Err(e) => {
-            tracing::error!(error = %e, "rendering the API docs failed");
-            HttpResponse::InternalServerError().finish()
+            tracing::error!(error = %e, "serving the API explorer failed");
+            Err(crate::error::AppError::Internal)
         }
     }
 }
+
+/// Own scripts and styles (Swagger UI sets element styles and shows data: icons),
+/// requests to this origin only, never framed.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
