@@ -312,7 +312,8 @@ impl From<diesel::result::Error> for AppError {
             }
             Error::DatabaseError(kind, info) => {
                 let msg = info.message();
-                if msg.contains("locked") || msg.contains("busy") || msg.contains("disk") {
+                let slow = msg.contains("statement timeout");
+                if slow || msg.contains("locked") || msg.contains("busy") || msg.contains("disk") {
                     tracing::error!(?kind, message = %msg, "database unavailable");
                     AppError::Unavailable
                 } else {

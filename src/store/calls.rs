@@ -184,9 +184,14 @@ pub fn page(
                 q = q.filter(calls::record_id.assume_not_null().eq_any(ids));
             }
             _ => {
+                // Many matches: the page walks the log newest first and checks each
+                // call's record by its id. (`OFFSET 0` keeps PostgreSQL from joining
+                // with every matching record, `|| ''` from asking the trigram index.)
                 let payload_matches = records::table
                     .filter(records::id.nullable().eq(calls::record_id))
-                    .filter(lower(records::data).like(pattern).escape('\\'));
+                    .filter(lower(records::data).concat("").like(pattern).escape('\\'))
+                    .select(records::id)
+                    .offset(0);
                 q = q.filter(diesel::dsl::exists(payload_matches));
             }
         }

@@ -21,6 +21,10 @@ struct Id {
 
 /// Needles shorter than this have no trigram: they are searched by reading.
 pub const MIN_NEEDLE: usize = 3;
+/// PostgreSQL: the newest records read directly before the index is asked.
+const RECENT: i64 = 20_000;
+/// PostgreSQL: how long a search's candidate query may run.
+const PG_TIMEOUT_MS: u32 = 10_000;
 /// Trigrams of a needle looked up at most (more narrow little; the check is exact).
 const MAX_TRIGRAMS: usize = 12;
 
@@ -74,12 +78,31 @@ pub fn matching_records(
         .bind::<Text, _>(pattern)
         .bind::<BigInt, _>(limit)
         .load(c)?,
-        DbConn::Postgres(c) => diesel::sql_query(
-            "SELECT id FROM records WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
-        )
-        .bind::<Text, _>(pattern)
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
+        DbConn::Postgres(c) => c.transaction(|c| {
+            // A search never holds a connection for long: past this, it fails (503)
+            // instead of starving the pool.
+            diesel::sql_query(format!("SET LOCAL statement_timeout = {}", PG_TIMEOUT_MS))
+                .execute(c)?;
+            // The newest records first, read directly: a term in many payloads fills
+            // the answer from them (the index would hand over every match to sort).
+            let recent: Vec<Id> = diesel::sql_query(
+                "SELECT id FROM (SELECT id, data FROM records ORDER BY id DESC LIMIT $3) r \
+                 WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
+            )
+            .bind::<Text, _>(pattern)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(RECENT)
+            .load(c)?;
+            if recent.len() as i64 >= limit {
+                return Ok(recent);
+            }
+            diesel::sql_query(
+                "SELECT id FROM records WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
+            )
+            .bind::<Text, _>(pattern)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+        })?,
     };
     Ok(Some(rows.into_iter().map(|r| r.id).collect()))
 }
