@@ -345,6 +345,10 @@ pub fn connect_with(
     };
     let pool = Pool::builder()
         .max_size(max_size)
+        // Two connections up front (the pool must answer before the server starts);
+        // the rest open as they are needed, so a start is not a burst of connections
+        // that a busy database must accept within the timeout below.
+        .min_idle(Some(max_size.min(2)))
         // How long a request waits for a connection before it is answered 503: a
         // database that is away is reported within seconds, not after a client's
         // own timeout.
