@@ -336,22 +336,27 @@ on_each_backend!(
     health_readiness_and_metrics
 );
 
-/// A payload is valid JSON kept byte for byte: the call detail passes it on as
-/// stored, even numbers no float can hold (found by the ingest fuzz target).
-async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
-    let (admin, _, _, shop, _) = app.traffic().await;
-    let raw = r#"{"id": 123456789012345678901234567890, "ratio": 5555E5551, "note": "kept"}"#;
+/// Posts `raw` to /e/orders as `token`'s application; the newest call it made.
+async fn post_raw(app: &TestApp, admin: &Session, token: &Value, raw: &'static str) -> Value {
     let res = app
         .client
         .post(app.url("/e/orders"))
-        .bearer_auth(shop["token"].as_str().unwrap())
+        .bearer_auth(token["token"].as_str().unwrap())
         .header("content-type", "application/json")
         .body(raw)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let newest = &ids_of(&admin, "?limit=1").await[0];
+    ids_of(admin, "?limit=1").await.remove(0)
+}
+
+/// A payload is valid JSON kept byte for byte: the call detail passes it on as
+/// stored, even numbers no float can hold (found by the ingest fuzz target).
+async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
+    let (admin, _, _, shop, _) = app.traffic().await;
+    let raw = r#"{"id": 123456789012345678901234567890, "ratio": 5555E5551, "note": "kept"}"#;
+    let newest = &post_raw(&app, &admin, &shop, raw).await;
     let res = admin.get(&format!("/calls/{}", newest["id"])).await;
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
@@ -369,17 +374,7 @@ async fn call_detail_shows_the_payload_exactly_as_received(app: TestApp) {
 
     // Laid out for reading, every token as sent: key order and number text kept.
     let raw = r#"{"zeta":1,"alpha":{"price":2.50,"list":[]}}"#;
-    let res = app
-        .client
-        .post(app.url("/e/orders"))
-        .bearer_auth(shop["token"].as_str().unwrap())
-        .header("content-type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let newest = &ids_of(&admin, "?limit=1").await[0];
+    let newest = &post_raw(&app, &admin, &shop, raw).await;
     let detail = format!("/ui/viewer/calls/{}", newest["id"]);
     let from = "/ui/viewer?token=1&status=2xx";
     let page = |session: &Session, referer: Option<String>| {

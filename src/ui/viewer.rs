@@ -251,16 +251,18 @@ struct Meta {
 /// The call's facts as label and value rows; for admins the endpoint and the token
 /// link to their pages.
 fn meta_of(c: &Call, admin: bool) -> Vec<Meta> {
+    let link = |href: Option<String>| href.filter(|_| admin);
+    let endpoint = link(c.endpoint_id.map(|id| format!("/ui/endpoints/{id}")));
+    let token = link(match c.token_kind {
+        TokenKind::Secondary => c.token_id.map(|id| format!("/ui/tokens/{id}")),
+        TokenKind::Primary => c.endpoint_id.map(|id| format!("/ui/endpoints/{id}/tokens")),
+        _ => None,
+    });
     let mut meta = facts(c);
     for m in &mut meta {
-        m.href = match (m.label, admin) {
-            ("Endpoint", true) => c.endpoint_id.map(|id| format!("/ui/endpoints/{id}")),
-            ("Token", true) if c.token_kind == TokenKind::Secondary => {
-                c.token_id.map(|id| format!("/ui/tokens/{id}"))
-            }
-            ("Token", true) if c.token_kind == TokenKind::Primary => {
-                c.endpoint_id.map(|id| format!("/ui/endpoints/{id}/tokens"))
-            }
+        m.href = match m.label {
+            "Endpoint" => endpoint.clone(),
+            "Token" => token.clone(),
             _ => None,
         };
     }
