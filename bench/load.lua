@@ -6,6 +6,8 @@
 --   viewer  GET /api/v1/calls?token=ID&limit=50 with the admin API key, a random seeded token id
 --   viewer_day  the same within BENCH_DAY_SINCE..BENCH_DAY_UNTIL (one day)
 --   search  GET /api/v1/calls?limit=50&q=BENCH_Q (text in payload)
+--   token_list  GET /ui/tokens?q=… (the admin's token list, a search term matching about
+--           ten of the seeded bench-NNNNN names) with the session cookie BENCH_COOKIE
 -- BENCH_DIR holds what `bench-seed api` wrote. Requests are formatted once, in init, so
 -- the generator spends its time sending, not building strings.
 
@@ -101,6 +103,13 @@ function init(args)
     for i = 1, n do
       requests[i] = wrk.format("GET", "/api/v1/calls?limit=50&q=" .. os.getenv("BENCH_Q"), {
         ["Authorization"] = "Bearer " .. key,
+      })
+    end
+  elseif mode == "token_list" then
+    local cookie = os.getenv("BENCH_COOKIE")
+    for i = 1, n do
+      requests[i] = wrk.format("GET", "/ui/tokens?q=" .. string.format("0%03d", math.random(0, 999)), {
+        ["Cookie"] = cookie,
       })
     end
   end

@@ -481,6 +481,7 @@ fn debug_of_every_secret_type_redacts() {
                 user_id: 1,
                 created_at: now,
                 expires_at: now,
+                reveal: Some(vec![0xA7; 48]),
             }
         ),
         format!(

@@ -185,8 +185,12 @@ async fn journey(app: TestApp) {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
+    // Post/redirect/get: a reload of the page that follows sends nothing again.
+    assert_eq!(res.status(), 303);
+    let shown_at = location(&res);
+    assert!(shown_at.ends_with("/tokens"), "{shown_at}");
+    let (_, html) = ui.get(&shown_at).await;
+    assert!(html.contains("Endpoint Orders created."));
     let primaries = revealed_values(&html);
     assert_eq!(primaries.len(), 2, "POST and GET primary tokens revealed");
     let api = app.admin().await;
@@ -214,9 +218,11 @@ async fn journey(app: TestApp) {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, html) = ui.get(&location(&res)).await;
     let value = revealed_values(&html).pop().expect("token value revealed");
+    let (_, reloaded) = ui.get(&location(&res)).await;
+    assert!(revealed_values(&reloaded).is_empty(), "shown once");
     let tokens: Value = api.get("/tokens").await.json().await.unwrap();
     let token_id = tokens[0]["id"].to_string();
 
@@ -227,7 +233,7 @@ async fn journey(app: TestApp) {
     );
     let (_, tab) = ui
         .get(&format!(
-            "/ui/endpoints/{endpoint_id}/tokens?hide_unassigned=1"
+            "/ui/endpoints/{endpoint_id}/tokens?endpoint={endpoint_id}"
         ))
         .await;
     assert!(!tab.contains("shop-app"));
@@ -244,7 +250,9 @@ async fn journey(app: TestApp) {
             ],
         )
         .await;
-    assert!(tab.contains("POST mapping switched on."));
+    assert!(tab
+        .replace("&#x2F;", "/")
+        .contains("POST mapping of shop-app onto /e/orders switched on."));
     assert_eq!(switch_on(&tab, &format!("map-{token_id}-POST")), Some(true));
     let (status, assign) = ui.get(&format!("/ui/tokens/{token_id}/assign")).await;
     assert_eq!(status, 200);
@@ -269,17 +277,25 @@ async fn journey(app: TestApp) {
         "the primary token's call is filtered out"
     );
 
-    // Switch the mapping off: the next POST is refused and the viewer shows the 403.
-    ui.submit_and_follow(
-        &format!("/ui/endpoints/{endpoint_id}/mappings"),
-        &[
-            ("_back", &format!("/ui/endpoints/{endpoint_id}/tokens")),
-            ("token_id", &token_id),
-            ("method", "POST"),
-            ("action", "off"),
-        ],
-    )
-    .await;
+    // Switch the mapping off (it asks first, naming it): the next POST is refused
+    // and the viewer shows the 403.
+    let back = format!("/ui/endpoints/{endpoint_id}/tokens");
+    let off = [
+        ("_back", back.as_str()),
+        ("token_id", &token_id),
+        ("method", "POST"),
+        ("action", "off"),
+    ];
+    let ask = ui
+        .submit(&format!("/ui/endpoints/{endpoint_id}/mappings"), &off)
+        .await;
+    assert_eq!(ask.status(), 200);
+    let ask = ask.text().await.unwrap().replace("&#x2F;", "/");
+    assert!(ask.contains("Switch off the POST mapping of shop-app onto /e/orders?"));
+    let mut confirmed = off.to_vec();
+    confirmed.push(("_confirmed", "1"));
+    ui.submit_and_follow(&format!("/ui/endpoints/{endpoint_id}/mappings"), &confirmed)
+        .await;
     let res = app.ingest("orders", &value, json!({"order": "A-2"})).await;
     assert_eq!(res.status(), 403);
     let (_, viewer) = ui

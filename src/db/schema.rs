@@ -23,6 +23,7 @@ diesel::table! {
         user_id -> BigInt,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        reveal -> Nullable<Binary>,
     }
 }
 

@@ -9,6 +9,7 @@ mod names;
 pub mod page;
 pub mod password;
 pub mod record;
+pub mod reveal;
 pub mod secret;
 pub mod text;
 pub mod throttle;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::read;
+use crate::domain::reveal::{self, Shown};
 use crate::domain::secret::Password;
 use crate::domain::token::{TokenHash, TokenValue};
 use crate::domain::user::{Actor, Role};
@@ -185,4 +186,49 @@ pub async fn authenticate(
         })
     })
     .await
+}
+
+/// Leaves `shown` for the one view of `page` this session is redirected to; the
+/// database stores it sealed with a key only the session's cookie gives.
+pub async fn stash_reveal(
+    state: &AppState,
+    session: &TokenValue,
+    page: &str,
+    shown: Vec<Shown>,
+) -> AppResult<()> {
+    let at = state.clock.now().and_utc().timestamp();
+    let sealed = reveal::seal(session, page, at, shown);
+    let hash = session.hash();
+    state
+        .writer
+        .write(move |conn| Ok(store::users::set_reveal(conn, &hash, &sealed).map(drop)?))
+        .await
+}
+
+/// The show-once values waiting for `page`, taken so that a reload shows none.
+/// A page without any pays one indexed read and no write.
+pub async fn take_reveal(
+    state: &AppState,
+    session: &TokenValue,
+    page: &str,
+) -> AppResult<Vec<Shown>> {
+    let hash = session.hash();
+    let waiting = {
+        let hash = hash.clone();
+        read(state, move |conn| {
+            Ok(store::users::peek_reveal(conn, &hash)?)
+        })
+        .await?
+    };
+    if !waiting {
+        return Ok(Vec::new());
+    }
+    let sealed = state
+        .writer
+        .write(move |conn| Ok(store::users::take_reveal(conn, &hash)?))
+        .await?;
+    let now = state.clock.now().and_utc().timestamp();
+    Ok(sealed
+        .and_then(|s| reveal::open(session, page, now, &s))
+        .unwrap_or_default())
 }

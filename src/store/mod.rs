@@ -13,6 +13,7 @@ pub mod partitions;
 pub mod records;
 pub mod replication;
 pub mod search;
+pub mod token_search;
 pub mod tokens;
 pub mod users;
 

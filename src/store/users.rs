@@ -41,11 +41,13 @@ pub struct SessionRow {
     pub user_id: i64,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// A show-once value waiting for its page, sealed (see `domain::reveal`).
+    pub reveal: Option<Vec<u8>>,
 }
 
 crate::debug_redacting!(UserRow { id, username, role, created_at, updated_at } secret { password_hash });
 crate::debug_redacting!(ApiKeyRow { id, user_id, name, hint, created_at, expires_at, last_used_at } secret { key_hash });
-crate::debug_redacting!(SessionRow { id, user_id, created_at, expires_at } secret { session_hash, csrf_hash });
+crate::debug_redacting!(SessionRow { id, user_id, created_at, expires_at } secret { session_hash, csrf_hash, reveal });
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
@@ -164,6 +166,41 @@ pub fn find_session(
 
 pub fn delete_session(conn: &mut DbConn, session: &TokenHash) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::session_hash.eq(session))).execute(conn)
+}
+
+/// Leaves a sealed show-once value on the session (replacing any earlier one).
+pub fn set_reveal(conn: &mut DbConn, session: &TokenHash, sealed: &[u8]) -> QueryResult<usize> {
+    diesel::update(sessions::table.filter(sessions::session_hash.eq(session)))
+        .set(sessions::reveal.eq(Some(sealed)))
+        .execute(conn)
+}
+
+/// The session's sealed show-once value, if one waits (read without taking it).
+pub fn peek_reveal(conn: &mut DbConn, session: &TokenHash) -> QueryResult<bool> {
+    sessions::table
+        .filter(sessions::session_hash.eq(session))
+        .filter(sessions::reveal.is_not_null())
+        .count()
+        .get_result::<i64>(conn)
+        .map(|n| n > 0)
+}
+
+/// Takes the session's sealed show-once value: whoever clears it first gets it, so
+/// two requests at once cannot both show it.
+pub fn take_reveal(conn: &mut DbConn, session: &TokenHash) -> QueryResult<Option<Vec<u8>>> {
+    let mine = sessions::table.filter(sessions::session_hash.eq(session));
+    let Some(sealed) = mine
+        .select(sessions::reveal)
+        .first::<Option<Vec<u8>>>(conn)
+        .optional()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let taken = diesel::update(mine.filter(sessions::reveal.eq(&sealed)))
+        .set(sessions::reveal.eq(None::<Vec<u8>>))
+        .execute(conn)?;
+    Ok((taken == 1).then_some(sealed))
 }
 
 pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {

@@ -7,16 +7,17 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::page::redirect_with;
-use super::{int_field, list_field, Revealed, UiForm, UiUser};
+use super::{int_field, list_field, token_list, UiForm, UiUser};
 use crate::domain::endpoint::{primary_methods, AuthType, Method};
+use crate::domain::reveal::Shown;
 use crate::error::{AppError, AppResult};
 use crate::operations::endpoints::{
     self as ops, CreateEndpoint, EndpointOut, PrimaryTokenInfo, UpdateEndpoint,
 };
+use crate::operations::tokens::listing::{self, TokenListQuery};
 use crate::operations::tokens::TokenOut;
 use crate::operations::{mappings, primary_tokens};
 use crate::state::AppState;
-use crate::store::tokens::StateFilter;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -101,7 +102,9 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpRespo
     match result {
         Ok(mut e) => {
             let fresh = e.primary_tokens.take().unwrap_or_default();
-            tokens_page(&form.user, &state, e.id, false, fresh, "Endpoint created.").await
+            let note = format!("Endpoint {} created.", e.name);
+            let to = format!("/ui/endpoints/{}/tokens", e.id);
+            form.reveal_then(&state, &to, shown(fresh), &note).await
         }
         Err(e) => form.fail("/ui/endpoints", e),
     }
@@ -152,15 +155,9 @@ async fn save(
         Ok(mut e) => match e.primary_tokens.take().filter(|f| !f.is_empty()) {
             // Turning auth or deleting on generated primary tokens: show them once.
             Some(fresh) => {
-                tokens_page(
-                    &form.user,
-                    &state,
-                    id,
-                    false,
-                    fresh,
-                    "Saved; new primary tokens generated.",
-                )
-                .await
+                let to = format!("/ui/endpoints/{id}/tokens");
+                let note = "Saved; new primary tokens generated.";
+                form.reveal_then(&state, &to, shown(fresh), note).await
             }
             None => form.finish(&format!("/ui/endpoints/{id}"), Ok(()), |_| "Saved.".into()),
         },
@@ -210,23 +207,14 @@ async fn delete(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct TabQuery {
-    hide_unassigned: Option<String>,
-}
-
 async fn tokens_tab(
     user: UiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    q: web::Query<TabQuery>,
+    q: web::Query<TokenListQuery>,
 ) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let hide = q
-        .hide_unassigned
-        .as_deref()
-        .is_some_and(|v| v == "1" || v == "on");
-    tokens_page(&user, &state, id.into_inner(), hide, BTreeMap::new(), "").await
+    tokens_page(&user, &state, id.into_inner(), q.into_inner()).await
 }
 
 #[derive(Serialize)]
@@ -249,49 +237,56 @@ struct TokenLine {
     cells: Vec<Cell>,
 }
 
+/// Primary token values, labelled, in method order.
+fn shown(fresh: BTreeMap<String, String>) -> Vec<Shown> {
+    Method::ALL
+        .iter()
+        .filter_map(|m| {
+            fresh.get(m.as_str()).map(|v| Shown {
+                label: format!("{m} primary token"),
+                value: v.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The Tokens tab: primary tokens, then a page of endpoint tokens with a switch per
+/// method. "Hide unassigned" is the list's endpoint filter set to this endpoint.
 async fn tokens_page(
     user: &UiUser,
     state: &AppState,
     id: i64,
-    hide_unassigned: bool,
-    fresh: BTreeMap<String, String>,
-    note: &str,
+    q: TokenListQuery,
 ) -> AppResult<HttpResponse> {
     let e = ops::get(state, id).await?;
     let methods = primary_methods(e.auth, e.allow_delete);
-    let tokens = mappings::endpoint_tokens(
-        state,
-        id,
-        StateFilter::Active,
-        hide_unassigned.then_some(true),
-    )
-    .await?;
-    let lines: Vec<TokenLine> = tokens
+    let (mut page, maps) = listing::endpoint_page(state, id, &q, None).await?;
+    let hide_unassigned = q.endpoint.as_deref() == Some(id.to_string().as_str());
+    let base = format!("/ui/endpoints/{id}/tokens");
+    let mut toggled = q.clone();
+    toggled.endpoint = (!hide_unassigned).then(|| id.to_string());
+    toggled.page = None;
+    let lines: Vec<TokenLine> = std::mem::take(&mut page.tokens)
         .into_iter()
-        .map(|t| TokenLine {
+        .zip(maps)
+        .map(|(t, on)| TokenLine {
             cells: methods
                 .iter()
                 .map(|m| Cell {
                     method: m.as_str(),
-                    state: match t.mappings.get(m.as_str()) {
+                    state: match on.get(m.as_str()) {
                         Some(true) => "on",
                         Some(false) => "off",
                         None => "none",
                     },
                 })
                 .collect(),
-            t: t.token,
+            t,
         })
         .collect();
-    let revealed: Vec<Revealed> = Method::ALL
-        .iter()
-        .filter_map(|m| {
-            fresh.get(m.as_str()).map(|v| Revealed {
-                label: format!("{m} primary token"),
-                value: v.clone(),
-            })
-        })
-        .collect();
+    let revealed = user
+        .take_revealed(state, &format!("/ui/endpoints/{id}/tokens"))
+        .await?;
     let primaries: Vec<Primary> = Method::ALL
         .iter()
         .filter_map(|m| {
@@ -310,8 +305,10 @@ async fn tokens_page(
     );
     ctx.insert("lines", &lines);
     ctx.insert("hide_unassigned", &hide_unassigned);
+    ctx.insert("hide_toggle", &token_list::address(&base, &toggled));
+    token_list::insert(&mut ctx, &base, &q, &page);
+    ctx.insert("endpoints", &Vec::<()>::new());
     ctx.insert("revealed", &revealed);
-    ctx.insert("note", note);
     ctx.insert("e", &e);
     user.render("endpoint.html", &ctx)
 }
@@ -335,16 +332,9 @@ async fn regenerate(
     }
     match primary_tokens::regenerate(&state, form.caller(), id, method).await {
         Ok(r) => {
+            let note = format!("New {} primary token generated.", r.method);
             let fresh = BTreeMap::from([(r.method.as_str().to_owned(), r.token)]);
-            tokens_page(
-                &form.user,
-                &state,
-                id,
-                false,
-                fresh,
-                "New primary token generated.",
-            )
-            .await
+            form.reveal_then(&state, &back, shown(fresh), &note).await
         }
         Err(e) => form.fail(&back, e),
     }
@@ -378,7 +368,29 @@ pub async fn mapping_action(
         Ok(v) => v,
         Err(e) => return form.fail(fallback, e),
     };
+    let names = async {
+        let t = crate::operations::tokens::get(state, token_id).await?;
+        let e = ops::get(state, endpoint_id).await?;
+        Ok::<_, AppError>((t.name, e.slug))
+    };
+    let (token, slug) = match names.await {
+        Ok(n) => n,
+        Err(e) => return form.fail(fallback, e),
+    };
+    let which = format!("{method} mapping of {token} onto /e/{slug}");
     let action = form.get("action").unwrap_or_default();
+    let question = match action {
+        "off" => Some(format!(
+            "Switch off the {which}? {token} is refused {method} there until it is switched on again."
+        )),
+        "remove" => Some(format!(
+            "Remove the {which}? {token} loses that access at once."
+        )),
+        _ => None,
+    };
+    if let Some(page) = question.and_then(|q| form.confirm(&q)) {
+        return page;
+    }
     let result = match action {
         "on" | "off" => mappings::set(
             state,
@@ -389,22 +401,10 @@ pub async fn mapping_action(
             action == "on",
         )
         .await
-        .map(|m| {
-            format!(
-                "{method} mapping switched {}.",
-                if m.enabled { "on" } else { "off" }
-            )
-        }),
-        "remove" => {
-            if let Some(page) = form.confirm(&format!(
-                "Remove this token's {method} mapping? The application loses that access at once."
-            )) {
-                return page;
-            }
-            mappings::remove(state, form.caller(), token_id, endpoint_id, method)
-                .await
-                .map(|()| format!("{method} mapping removed."))
-        }
+        .map(|m| format!("{which} switched {}.", if m.enabled { "on" } else { "off" })),
+        "remove" => mappings::remove(state, form.caller(), token_id, endpoint_id, method)
+            .await
+            .map(|()| format!("{which} removed.")),
         _ => Err(AppError::validation("action", "must be on, off or remove")),
     };
     form.finish(fallback, result, |m| m)

@@ -10,6 +10,7 @@ mod endpoints;
 mod errors;
 mod login;
 mod page;
+mod token_list;
 mod tokens;
 mod viewer;
 
@@ -20,7 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use tera::Tera;
 
 use crate::error::{AppError, AppResult, Code};
-pub use page::{Flash, Revealed, UiForm, UiUser};
+pub use page::{Flash, UiForm, UiUser};
 
 /// UI pages may run only our own script and style, and may not be framed.
 pub const CSP: &str =
@@ -124,6 +125,11 @@ fn templates() -> &'static Tera {
                 include_str!("../../templates/ui/token_options.html"),
             ),
             ("users.html", include_str!("../../templates/ui/users.html")),
+            (
+                "token_filters.html",
+                include_str!("../../templates/ui/token_filters.html"),
+            ),
+            ("pager.html", include_str!("../../templates/ui/pager.html")),
             ("audit.html", include_str!("../../templates/ui/audit.html")),
         ])
         .expect("UI templates are valid (checked by the UI tests)");

@@ -13,7 +13,8 @@ use tera::Context;
 
 use super::templates;
 use crate::auth::session_of;
-use crate::domain::token::TokenHash;
+use crate::domain::reveal::Shown;
+use crate::domain::token::{TokenHash, TokenValue};
 use crate::domain::user::Actor;
 use crate::error::{AppError, AppResult, Code};
 use crate::operations::sessions;
@@ -42,13 +43,6 @@ pub fn safe_target(path: Option<&str>, fallback: &str) -> String {
         }
         _ => fallback.to_owned(),
     }
-}
-
-/// A secret value shown once on the page that created it.
-#[derive(Serialize)]
-pub struct Revealed {
-    pub label: String,
-    pub value: String,
 }
 
 /// A message carried across one redirect.
@@ -123,6 +117,7 @@ pub struct UiUser {
     pub csrf: String,
     flash: Option<Flash>,
     pub path: String,
+    session: TokenValue,
 }
 
 impl UiUser {
@@ -156,6 +151,12 @@ impl UiUser {
     /// Renders `template`, consuming any flash message shown on it.
     pub fn render(&self, template: &str, ctx: &Context) -> AppResult<HttpResponse> {
         self.render_status(StatusCode::OK, template, ctx)
+    }
+
+    /// The show-once values a form left for this page (see `domain::reveal`),
+    /// gone once shown.
+    pub async fn take_revealed(&self, state: &AppState, page: &str) -> AppResult<Vec<Shown>> {
+        sessions::take_reveal(state, &self.session, page).await
     }
 
     pub fn render_status(
@@ -193,6 +194,7 @@ async fn ui_user(req: HttpRequest, csrf: Option<Option<TokenHash>>) -> AppResult
         csrf: sessions::csrf_token_for(&session),
         flash: read_flash(&req),
         path: path_of(&req),
+        session,
     })
 }
 
@@ -209,6 +211,16 @@ impl FromRequest for UiUser {
 pub struct UiForm {
     pub user: UiUser,
     fields: Vec<(String, String)>,
+    /// Sent by the page's script (`X-Portico-Inplace: 1`), which changes the page in
+    /// place: the outcome comes back as JSON instead of a redirect.
+    inplace: bool,
+}
+
+/// An in-place form's outcome: `{"ok", "message"}` (or `"confirm"`: ask first).
+fn inplace_reply(status: StatusCode, ok: bool, key: &str, text: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "ok": ok, key: text }))
 }
 
 impl FromRequest for UiForm {
@@ -231,8 +243,16 @@ impl FromRequest for UiForm {
                 .iter()
                 .find(|(k, _)| k == "_csrf")
                 .map(|(_, v)| TokenHash::of(v));
+            let inplace = req
+                .headers()
+                .get("x-portico-inplace")
+                .is_some_and(|v| v.as_bytes() == b"1");
             let user = ui_user(req, Some(presented)).await?;
-            Ok(UiForm { user, fields })
+            Ok(UiForm {
+                user,
+                fields,
+                inplace,
+            })
         })
     }
 }
@@ -284,14 +304,37 @@ impl UiForm {
         ok: impl FnOnce(T) -> String,
     ) -> AppResult<HttpResponse> {
         let to = self.back(fallback);
-        match result {
-            Ok(v) => Ok(redirect_with(&to, "ok", ok(v))),
-            Err(e) => fail(&to, e),
+        match (result, self.inplace) {
+            (Ok(v), true) => Ok(inplace_reply(StatusCode::OK, true, "message", &ok(v))),
+            (Ok(v), false) => Ok(redirect_with(&to, "ok", ok(v))),
+            (Err(e), _) => self.fail(fallback, e),
         }
+    }
+
+    /// Post/redirect/get for a form that made secrets: they wait, sealed, for the one
+    /// view of `to`, which the browser is sent to with `note` as its message.
+    pub async fn reveal_then(
+        &self,
+        state: &AppState,
+        to: &str,
+        shown: Vec<Shown>,
+        note: &str,
+    ) -> AppResult<HttpResponse> {
+        sessions::stash_reveal(state, &self.user.session, to, shown).await?;
+        Ok(redirect_with(to, "ok", note))
     }
 
     /// Back to the form's page with `e` as the message (or its error page).
     pub fn fail(&self, fallback: &str, e: AppError) -> AppResult<HttpResponse> {
+        if self.inplace {
+            let status = e.code().status();
+            let message = match &e {
+                AppError::Refused(Code::NotFound, _) => "That no longer exists.".to_owned(),
+                e if status.is_client_error() => e.detail(),
+                _ => return Err(e),
+            };
+            return Ok(inplace_reply(status, false, "message", &message));
+        }
         fail(&self.back(fallback), e)
     }
 
@@ -300,6 +343,15 @@ impl UiForm {
     pub fn confirm(&self, question: &str) -> Option<AppResult<HttpResponse>> {
         if self.flag("_confirmed") {
             return None;
+        }
+        if self.inplace {
+            let reply = inplace_reply(
+                StatusCode::PRECONDITION_REQUIRED,
+                false,
+                "confirm",
+                question,
+            );
+            return Some(Ok(reply));
         }
         let mut ctx = self.user.context("", "Please confirm");
         ctx.insert("question", question);

@@ -5,16 +5,17 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::page::redirect_with;
-use super::{int_field, list_field, time_field, Revealed, UiForm, UiUser};
+use super::{int_field, list_field, time_field, token_list, UiForm, UiUser};
 use crate::domain::endpoint::primary_methods;
+use crate::domain::reveal::Shown;
 use crate::error::{AppError, AppResult};
-use crate::operations::tokens::lifecycle::{self, BulkAction, BulkRequest, Lifecycle};
+use crate::operations::tokens::lifecycle::{self, BulkAction, BulkRequest, Lifecycle, MAX_BULK};
+use crate::operations::tokens::listing::{self, TokenListQuery};
 use crate::operations::tokens::{
     self as ops, CreateToken, RegenerateToken, TokenOut, TokenWithValue, UpdateToken,
 };
 use crate::operations::{endpoints, mappings};
 use crate::state::AppState;
-use crate::store::tokens::StateFilter;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -37,27 +38,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tokens/{id}/assign").route(web::get().to(assign_page)));
 }
 
-#[derive(serde::Deserialize)]
-struct ListQuery {
-    show: Option<String>,
+#[derive(Serialize)]
+struct EndpointChoice {
+    id: i64,
+    name: String,
 }
 
 async fn list(
     user: UiUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: web::Query<TokenListQuery>,
 ) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let inactive = q.show.as_deref() == Some("inactive");
-    let filter = if inactive {
-        StateFilter::Inactive
-    } else {
-        StateFilter::Active
-    };
-    let tokens = ops::list(&state, filter).await?;
+    let q = q.into_inner();
+    let page = listing::page(&state, &q).await?;
+    let endpoints: Vec<EndpointChoice> = endpoints::list(&state)
+        .await?
+        .into_iter()
+        .map(|e| EndpointChoice {
+            id: e.id,
+            name: e.name,
+        })
+        .collect();
     let mut ctx = user.context("tokens", "Endpoint tokens");
-    ctx.insert("tokens", &tokens);
-    ctx.insert("inactive", &inactive);
+    token_list::insert(&mut ctx, "/ui/tokens", &q, &page);
+    ctx.insert("tokens", &page.tokens);
+    ctx.insert("endpoints", &endpoints);
     user.render("tokens.html", &ctx)
 }
 
@@ -88,7 +94,11 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpRespo
         Err(e) => Err(e),
     };
     match result {
-        Ok(t) => token_page(&form.user, &state, t.details.id, Some(t), "Token created.").await,
+        Ok(t) => {
+            let to = format!("/ui/tokens/{}", t.details.id);
+            let note = format!("Token {} created.", t.details.name);
+            form.reveal_then(&state, &to, shown(t), &note).await
+        }
         Err(e) => form.fail("/ui/tokens", e),
     }
 }
@@ -161,14 +171,18 @@ async fn assign_page(
     user.render("assign.html", &ctx)
 }
 
-async fn token_page(
-    user: &UiUser,
-    state: &AppState,
-    id: i64,
-    revealed: Option<TokenWithValue>,
-    note: &str,
-) -> AppResult<HttpResponse> {
+fn shown(t: TokenWithValue) -> Vec<Shown> {
+    vec![Shown {
+        label: "Token value".into(),
+        value: t.token_value,
+    }]
+}
+
+async fn token_page(user: &UiUser, state: &AppState, id: i64) -> AppResult<HttpResponse> {
     let (t, assign) = token_and_matrix(state, id).await?;
+    let revealed = user
+        .take_revealed(state, &format!("/ui/tokens/{id}"))
+        .await?;
     let mut ctx = user.context("tokens", &t.name);
     ctx.insert(
         "allowlist",
@@ -183,14 +197,6 @@ async fn token_page(
     ctx.insert("t", &t);
     ctx.insert("assign", &assign);
     ctx.insert("assign_back", &format!("/ui/tokens/{id}#assign"));
-    ctx.insert("note", note);
-    let revealed: Vec<Revealed> = revealed
-        .map(|r| Revealed {
-            label: "Token value".into(),
-            value: r.token_value,
-        })
-        .into_iter()
-        .collect();
     ctx.insert("revealed", &revealed);
     user.render("token.html", &ctx)
 }
@@ -201,7 +207,7 @@ async fn page(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    token_page(&user, &state, id.into_inner(), None, "").await
+    token_page(&user, &state, id.into_inner()).await
 }
 
 async fn save(
@@ -215,7 +221,8 @@ async fn save(
         Ok::<_, AppError>(UpdateToken {
             name: Some(form.text("name").trim().to_owned()),
             description: Some(form.text("description")),
-            enabled: Some(form.flag("enabled")),
+            // The enabled switch sits beside the token's state, not in this form.
+            enabled: None,
             expires_at: Some(expiry(&form)?),
             rate_limit_per_minute: Some(int_field(&form, "rate_limit_per_minute")?),
             ip_allowlist: Some(list_field(&form.text("ip_allowlist"))),
@@ -251,7 +258,11 @@ async fn set_enabled(
         Err(e) => Err(e),
     };
     form.finish("/ui/tokens", r, |t| {
-        format!("{} {}.", t.name, if on { "enabled" } else { "disabled" })
+        format!(
+            "Token {} {}.",
+            t.name,
+            if on { "enabled" } else { "disabled" }
+        )
     })
 }
 
@@ -318,7 +329,11 @@ async fn rotate(
         Err(e) => Err(e),
     };
     match result {
-        Ok(t) => token_page(&form.user, &state, id, Some(t), "New value generated.").await,
+        Ok(t) => {
+            let note = format!("New value generated for {}.", t.details.name);
+            form.reveal_then(&state, &format!("/ui/tokens/{id}"), shown(t), &note)
+                .await
+        }
         Err(e) => form.fail(&format!("/ui/tokens/{id}"), e),
     }
 }
@@ -360,30 +375,49 @@ async fn mapping(
     super::endpoints::mapping_action(&form, &state, endpoint_id, &format!("/ui/tokens/{id}")).await
 }
 
+fn bulk_action(form: &UiForm) -> AppResult<BulkAction> {
+    match form.get("action") {
+        Some("enable") => Ok(BulkAction::Enable),
+        Some("disable") => Ok(BulkAction::Disable),
+        Some("deactivate") => Ok(BulkAction::Deactivate),
+        Some("activate") => Ok(BulkAction::Activate),
+        Some("delete") => Ok(BulkAction::Delete),
+        _ => Err(AppError::validation("action", "choose an action")),
+    }
+}
+
+/// The tokens a bulk action is for: the ticked ones, or (`scope=matching`) every
+/// token the list's choices select.
+async fn bulk_ids(form: &UiForm, state: &AppState) -> AppResult<Vec<i64>> {
+    if form.get("scope") == Some("matching") {
+        let q: TokenListQuery = serde_urlencoded::from_str(form.get("matching").unwrap_or(""))
+            .map_err(|_| AppError::validation("matching", "is not a token list's choices"))?;
+        let ids = listing::matching_ids(state, &q, MAX_BULK).await?;
+        if ids.is_empty() {
+            return Err(AppError::validation("ids", "no token matches"));
+        }
+        return Ok(ids);
+    }
+    let ids = form
+        .all("ids")
+        .into_iter()
+        .map(|v| v.parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| AppError::validation("ids", "must be token ids"))?;
+    if ids.is_empty() {
+        return Err(AppError::validation("ids", "select at least one token"));
+    }
+    Ok(ids)
+}
+
 async fn bulk(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
-    let parsed = (|| {
-        let action = match form.get("action") {
-            Some("enable") => BulkAction::Enable,
-            Some("disable") => BulkAction::Disable,
-            Some("deactivate") => BulkAction::Deactivate,
-            Some("activate") => BulkAction::Activate,
-            Some("delete") => BulkAction::Delete,
-            _ => return Err(AppError::validation("action", "choose an action")),
-        };
-        let ids = form
-            .all("ids")
-            .into_iter()
-            .map(|v| v.parse::<i64>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| AppError::validation("ids", "must be token ids"))?;
-        if ids.is_empty() {
-            return Err(AppError::validation("ids", "select at least one token"));
-        }
-        Ok((action, ids))
-    })();
-    let (action, ids) = match parsed {
-        Ok(v) => v,
+    let action = match bulk_action(&form) {
+        Ok(a) => a,
+        Err(e) => return form.fail("/ui/tokens", e),
+    };
+    let ids = match bulk_ids(&form, &state).await {
+        Ok(ids) => ids,
         Err(e) => return form.fail("/ui/tokens", e),
     };
     let verb = form.get("action").unwrap_or_default().to_owned();
@@ -391,10 +425,13 @@ async fn bulk(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpRespons
         action,
         BulkAction::Delete | BulkAction::Deactivate | BulkAction::Disable
     ) {
+        let which = match form.get("scope") {
+            Some("matching") => format!("all {} matching tokens", ids.len()),
+            _ => format!("{} selected token(s)", ids.len()),
+        };
         if let Some(page) = form.confirm(&format!(
-            "{} {} selected token(s)? Applications using them are refused at once.",
+            "{} {which}? Applications using them are refused at once.",
             capitalise(&verb),
-            ids.len()
         )) {
             return page;
         }

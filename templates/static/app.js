@@ -23,11 +23,74 @@
       form.appendChild(i);
     }
   }
+  // A bulk action that cuts access says what it will do to how many tokens.
+  function bulkQuestion(form) {
+    var action = form.querySelector("[name=action]").value;
+    if (["disable", "deactivate", "delete"].indexOf(action) < 0) return "";
+    var scope = form.querySelector("input[name=scope]:checked");
+    var which = scope && scope.value === "matching"
+      ? "all " + form.dataset.total + " matching tokens"
+      : document.querySelectorAll("input[name=ids][form=" + form.id + "]:checked").length + " selected token(s)";
+    return action.charAt(0).toUpperCase() + action.slice(1) + " " + which + "? Applications using them are refused at once.";
+  }
   document.addEventListener("submit", function (e) {
     var form = e.target;
+    if (form.hasAttribute("data-bulk")) {
+      var q = bulkQuestion(form);
+      if (q) { form.dataset.confirm = q; } else { delete form.dataset.confirm; }
+    }
     if (form.dataset && form.dataset.confirm && !form.querySelector("input[name=_confirmed]")) {
       e.preventDefault();
       confirmSubmit(form, e.submitter);
+      return;
+    }
+    if (form.hasAttribute("data-inplace") && window.fetch && window.DOMParser) {
+      e.preventDefault();
+      submitInPlace(form, e.submitter);
+    }
+  });
+
+  // Mapping switches change in place: the form is posted by fetch, the table it sits
+  // in is read again from the server, and the outcome is announced; the page keeps its
+  // scroll and focus. Without JavaScript the same forms post and redirect back.
+  function submitInPlace(form, submitter) {
+    var data = new URLSearchParams(new FormData(form));
+    var focusId = submitter && submitter.id;
+    var dialog = form.closest("dialog");
+    var table = form.closest("table[id]");
+    // (form.action would be the hidden input named "action")
+    fetch(form.getAttribute("action"), {
+      method: "POST", credentials: "same-origin", body: data,
+      headers: { "X-Portico-Inplace": "1", "Content-Type": "application/x-www-form-urlencoded" }
+    }).then(function (r) {
+      return r.json().then(function (body) { return { status: r.status, body: body }; });
+    }).then(function (res) {
+      var flash = (dialog && dialog.querySelector(".dialog-flash")) || document.getElementById("inplace-flash");
+      if (flash) {
+        flash.className = (dialog ? "dialog-flash " : "") + "flash " + (res.body.ok ? "ok" : "error");
+        flash.setAttribute("role", res.body.ok ? "status" : "alert");
+        flash.textContent = res.body.message || res.body.confirm || "";
+      }
+      var src = dialog ? dialog.dataset.src : location.pathname + location.search;
+      return fetch(src, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = table && doc.getElementById(table.id);
+        if (fresh) {
+          fresh.querySelectorAll("input[name=_back]").forEach(function (i) { i.value = form.querySelector("input[name=_back]").value; });
+          table.replaceWith(document.importNode(fresh, true));
+        }
+        var again = focusId && document.getElementById(focusId);
+        if (again) again.focus();
+      });
+    }).catch(function () { location.reload(); });
+  }
+
+  // Links that act as switches answer Space like buttons do.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if ((e.key === " " || e.key === "Spacebar") && t.tagName === "A" && t.getAttribute("role") === "switch") {
+      e.preventDefault();
+      t.click();
     }
   });
   document.addEventListener("click", function (e) {
@@ -84,6 +147,7 @@
   // Loads the main section of one of our own pages into a dialog (its forms post as usual
   // and come back to this page).
   function openRemote(dialog, src) {
+    dialog.dataset.src = src;
     fetch(src, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error(r.status);
       return r.text();

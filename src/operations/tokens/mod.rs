@@ -3,6 +3,7 @@
 
 mod input;
 pub mod lifecycle;
+pub mod listing;
 
 pub use input::{CreateToken, RegenerateToken, StateParam, TokenPatch, TokenSpec, UpdateToken};
 
@@ -34,6 +35,8 @@ pub struct TokenOut {
     /// `active`, `inactive`, `disabled`, `expired` or `rotating` (old value in its grace period).
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Active and expiring within 14 days (not yet expired).
+    pub expiring: bool,
     /// Until when the value replaced by the last rotation still works.
     pub rotating_until: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<i32>,
@@ -59,7 +62,10 @@ impl TokenOut {
         } else {
             "active"
         };
+        let soon = now + TimeDelta::days(listing::EXPIRING_DAYS);
+        let expiring = t.active && t.expires_at.is_some_and(|e| e > now && e <= soon);
         Self {
+            expiring,
             id: t.id,
             name: t.name,
             description: t.description,

@@ -4,312 +4,23 @@
 //! `chromium-driver` and sets it). Paths: `PORTICO_CHROMEDRIVER` (default
 //! `/usr/bin/chromedriver`) and `PORTICO_CHROMIUM` (default `/usr/bin/chromium`).
 //! Every page visited is saved at 1280 and 390 pixels wide under `target/screenshots/`,
-//! and the browser console is checked for errors after every step.
+//! and the browser console is checked for errors after every step; axe-core checks
+//! each saved state at both widths and fails on a serious or critical violation.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod driver;
+mod lists;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
 use common::{Backend, TestApp, ADMIN_PASSWORD};
-use fantoccini::elements::Element;
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
+use driver::{enabled, Browser};
+use fantoccini::Locator;
 use serde_json::{json, Value};
 
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
-
-fn enabled() -> bool {
-    match std::env::var("PORTICO_BROWSER_TESTS").as_deref() {
-        Ok("1") => true,
-        _ => {
-            eprintln!("browser tests not run: set PORTICO_BROWSER_TESTS=1 (needs chromium and chromedriver)");
-            false
-        }
-    }
-}
-
-/// Chromedriver's console log endpoint (`goog:loggingPrefs` must ask for it).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
-    }
-}
-
-/// A Chrome DevTools Protocol command through chromedriver.
-#[derive(Debug)]
-struct Cdp(&'static str, Value);
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"cmd": self.0, "params": self.1}).to_string()),
-        )
-    }
-}
-
-struct Browser {
-    client: Client,
-    driver: Child,
-    base: String,
-    shots: Option<PathBuf>,
-    n: u32,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-use common::binary::free_port;
-
-impl Browser {
-    async fn start(app: &TestApp, screenshots: bool) -> Self {
-        let driver_path =
-            std::env::var("PORTICO_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
-        let chromium = std::env::var("PORTICO_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-        let port = free_port();
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {driver_path}: {e}"));
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,1000", "--no-first-run", "--no-default-browser-check",
-                         "--disable-extensions", "--password-store=basic"],
-            }),
-        );
-        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        for _ in 0..100 {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    let shots = screenshots.then(|| {
-                        let dir =
-                            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-                        std::fs::create_dir_all(&dir).unwrap();
-                        dir
-                    });
-                    return Browser {
-                        client,
-                        driver,
-                        base: app.address.clone(),
-                        shots,
-                        n: 0,
-                    };
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not accept a session: {last:?}");
-    }
-
-    async fn goto(&self, path: &str) {
-        self.client
-            .goto(&format!("{}{path}", self.base))
-            .await
-            .unwrap();
-        self.console_clean(path).await;
-    }
-
-    async fn el(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
-    }
-
-    async fn click(&self, css: &str) {
-        self.el(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let e = self.el(css).await;
-        e.clear().await.unwrap();
-        e.send_keys(text).await.unwrap();
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.el(css).await.text().await.unwrap()
-    }
-
-    async fn prop(&self, css: &str, name: &str) -> Option<String> {
-        self.el(css).await.prop(name).await.unwrap()
-    }
-
-    async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        self.el(css).await.attr(name).await.unwrap()
-    }
-
-    async fn value(&self, css: &str) -> String {
-        self.el(css)
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default()
-    }
-
-    async fn path(&self) -> String {
-        let u = self.client.current_url().await.unwrap();
-        match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        }
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap()
-    }
-
-    /// Waits until `css` matches an element whose text contains `needle`.
-    async fn wait_text(&self, css: &str, needle: &str) {
-        for _ in 0..100 {
-            if let Ok(els) = self.client.find_all(Locator::Css(css)).await {
-                for e in els {
-                    if e.text().await.unwrap_or_default().contains(needle) {
-                        return;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no {css} containing {needle:?} on {}", self.path().await);
-    }
-
-    async fn console(&self) -> Vec<Value> {
-        let v = self
-            .client
-            .issue_cmd(BrowserLog)
-            .await
-            .expect("browser log");
-        v.as_array().cloned().unwrap_or_default()
-    }
-
-    /// No console errors (script errors, CSP violations, failed loads) since the last check.
-    async fn console_clean(&self, step: &str) {
-        let errors: Vec<Value> = self
-            .console()
-            .await
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "console errors after {step}: {errors:#?}"
-        );
-    }
-
-    /// Saves the page at desktop and phone width (full page height).
-    async fn shot(&mut self, name: &str) {
-        let Some(dir) = self.shots.clone() else {
-            return;
-        };
-        self.n += 1;
-        for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
-            self.client
-                .issue_cmd(Cdp(
-                    "Emulation.setDeviceMetricsOverride",
-                    json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
-                ))
-                .await
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let overflow = self
-                .js("return Math.max(document.body.scrollWidth, window.innerWidth);")
-                .await
-                .as_i64()
-                .unwrap_or_default();
-            if overflow > width {
-                let culprits = self
-                    .js("var w = window.innerWidth, out = []; document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); if (r.right > w + 1 && !e.closest('.table-wrap')) out.push(e.tagName + '.' + e.className + '#' + e.id + ':' + Math.round(r.right)); }); var d = document.querySelector('dialog[open]'); return 'inner ' + w + ' body ' + document.body.scrollWidth + ' main ' + document.querySelector('main').scrollWidth + (d ? ' dialog ' + JSON.stringify(d.getBoundingClientRect()) + ' dsw ' + d.scrollWidth : '') + ': ' + out.slice(0, 12).join(', ');")
-                    .await;
-                panic!("{name} is {overflow} px wide at {width} px: {culprits}");
-            }
-            let metrics = self
-                .client
-                .issue_cmd(Cdp("Page.getLayoutMetrics", json!({})))
-                .await
-                .unwrap();
-            let full = metrics["cssContentSize"]["height"]
-                .as_f64()
-                .unwrap_or(height as f64)
-                .min(5000.0);
-            let shot = self
-                .client
-                .issue_cmd(Cdp(
-                    "Page.captureScreenshot",
-                    json!({"format": "png", "captureBeyondViewport": true,
-                           "clip": {"x": 0, "y": 0, "width": width, "height": full.max(height as f64), "scale": 1}}),
-                ))
-                .await
-                .unwrap();
-            let png = base64::engine::general_purpose::STANDARD
-                .decode(shot["data"].as_str().unwrap())
-                .unwrap();
-            std::fs::write(dir.join(format!("{:02}-{name}-{width}.png", self.n)), png).unwrap();
-        }
-        self.client
-            .issue_cmd(Cdp("Emulation.clearDeviceMetricsOverride", json!({})))
-            .await
-            .unwrap();
-        self.console_clean(name).await;
-    }
-
-    async fn close(self) {
-        self.client.clone().close().await.unwrap();
-    }
-}
 
 async fn journey(app: TestApp) {
     let api = app.admin().await;
@@ -360,6 +71,11 @@ async fn journey(app: TestApp) {
     let first_post = b.value("#secret-1").await;
     assert_eq!(first_post.len(), 64);
     b.shot("endpoint-created-reveal").await;
+    // The page was reached by a redirect: a reload sends nothing and shows no secret.
+    assert!(b.path().await.ends_with("/tokens"));
+    b.client.refresh().await.unwrap();
+    b.wait_text("h1", "Orders").await;
+    assert!(b.client.find(Locator::Css("#reveal")).await.is_err());
     let endpoints: Value = api.get("/endpoints").await.json().await.unwrap();
     let eid = endpoints[0]["id"].as_i64().unwrap();
 
@@ -368,7 +84,7 @@ async fn journey(app: TestApp) {
     b.el("#confirm-dialog[open]").await;
     b.shot("confirm-dialog").await;
     b.click("#confirm-ok").await;
-    b.wait_text(".flash", "New primary token generated.").await;
+    b.wait_text(".flash", "New POST primary token generated.").await;
     b.click("[data-copy=secret-1]").await;
     b.el("[data-copy=secret-1].copied").await;
     let post = b.value("#secret-1").await;
@@ -401,6 +117,12 @@ async fn journey(app: TestApp) {
     let tokens: Value = api.get("/tokens").await.json().await.unwrap();
     let tid = tokens[0]["id"].as_i64().unwrap();
     b.shot("token-created-reveal").await;
+    assert_eq!(b.path().await, format!("/ui/tokens/{tid}"));
+    b.client.refresh().await.unwrap();
+    b.wait_text("h1", "shop-app").await;
+    assert!(b.client.find(Locator::Css("#reveal")).await.is_err());
+    let tokens: Value = api.get("/tokens").await.json().await.unwrap();
+    assert_eq!(tokens.as_array().unwrap().len(), 1, "a reload created nothing");
 
     // Assign it to POST of the endpoint; an HTTP POST with it is then stored.
     assert_eq!(
@@ -414,8 +136,32 @@ async fn journey(app: TestApp) {
     b.el("#remote-dialog[open]").await;
     b.console_clean("assign dialog").await;
     b.shot("assign-dialog").await;
+    // The switch changes in place: the dialog stays open and says what changed.
     b.click(&format!("#remote-dialog #assign-{eid}-POST")).await;
-    b.wait_text(".flash", "POST mapping switched on.").await;
+    b.wait_text(
+        "#remote-dialog .dialog-flash",
+        "POST mapping of shop-app onto /e/orders switched on.",
+    )
+    .await;
+    assert_eq!(
+        b.attr(&format!("#remote-dialog #assign-{eid}-POST"), "aria-checked")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    b.shot("assign-dialog-in-place").await;
+    // Switching off asks first, like the token and endpoint switches.
+    b.click(&format!("#remote-dialog #assign-{eid}-POST")).await;
+    b.el("#confirm-dialog[open]").await;
+    assert!(b
+        .text("#confirm-text")
+        .await
+        .contains("Switch off the POST mapping of shop-app onto /e/orders?"));
+    b.click("#confirm-ok").await;
+    b.wait_text("#remote-dialog .dialog-flash", "switched off.").await;
+    b.click(&format!("#remote-dialog #assign-{eid}-POST")).await;
+    b.wait_text("#remote-dialog .dialog-flash", "switched on.").await;
+    assert!(b.js("return document.getElementById('remote-dialog').open;").await == json!(true));
     assert_eq!(b.path().await, "/ui/tokens");
     b.goto(&format!("/ui/tokens/{tid}/assign")).await;
     assert_eq!(
@@ -463,7 +209,19 @@ async fn journey(app: TestApp) {
     // Switch the mapping off on the endpoint's Tokens tab: the next POST is refused.
     b.goto(&format!("/ui/endpoints/{eid}/tokens")).await;
     b.click(&format!("#map-{tid}-POST")).await;
-    b.wait_text(".flash", "POST mapping switched off.").await;
+    b.el("#confirm-dialog[open]").await;
+    b.click("#confirm-ok").await;
+    b.wait_text(
+        "#inplace-flash",
+        "POST mapping of shop-app onto /e/orders switched off.",
+    )
+    .await;
+    assert_eq!(
+        b.attr(&format!("#map-{tid}-POST"), "aria-checked")
+            .await
+            .as_deref(),
+        Some("false")
+    );
     b.shot("endpoint-tokens-tab").await;
     let res = app.ingest("orders", &value, json!({"order": "A-2"})).await;
     assert_eq!(res.status(), 403);
@@ -486,6 +244,7 @@ async fn journey(app: TestApp) {
         b.attr("#hide-unassigned", "aria-checked").await.as_deref(),
         Some("true")
     );
+    lists::many_tokens(&mut b, &api).await;
     b.goto("/ui/endpoints").await;
     b.wait_text("table", "orders").await;
     b.shot("endpoints").await;

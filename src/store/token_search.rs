@@ -1,0 +1,142 @@
+//! The token list at scale: search, filters, sort and one page at a time, with the
+//! count of everything that matches. Hundreds to tens of thousands of tokens: the
+//! filters run in SQL and only a page of rows leaves the database.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count_star, not};
+use diesel::prelude::*;
+
+use super::calls::lower;
+use super::tokens::{StateFilter, TokenRow};
+use crate::db::schema::{mappings, tokens};
+use crate::db::{DbConn, MultiBackend};
+
+/// The column a token list is ordered by (then by id, so pages are stable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSort {
+    Name,
+    Created,
+    LastUsed,
+    Expires,
+}
+
+/// Which tokens, in which order, which page.
+#[derive(Debug, Clone)]
+pub struct TokenSearch {
+    /// Text in the name, description or hint (case-insensitive).
+    pub text: Option<String>,
+    pub state: StateFilter,
+    pub enabled: Option<bool>,
+    /// Expiring between `now` and this time (not yet expired).
+    pub expiring_before: Option<NaiveDateTime>,
+    /// Already expired.
+    pub expired: bool,
+    /// Mapped (any method, on or off) to this endpoint, or (`false`) not mapped to it.
+    pub mapped_to: Option<(i64, bool)>,
+    pub sort: TokenSort,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+type Boxed<'a> = tokens::BoxedQuery<'a, MultiBackend>;
+
+fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime) -> Boxed<'a> {
+    let mut q = tokens::table.into_boxed();
+    q = match s.state {
+        StateFilter::Active => q.filter(tokens::active.eq(true)),
+        StateFilter::Inactive => q.filter(tokens::active.eq(false)),
+        StateFilter::All => q,
+    };
+    if let Some(text) = s.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = super::like_pattern(&text.to_lowercase());
+        q = q.filter(
+            lower(tokens::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(tokens::description)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(tokens::hint).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(on) = s.enabled {
+        q = q.filter(tokens::enabled.eq(on));
+    }
+    if let Some(before) = s.expiring_before {
+        q = q
+            .filter(tokens::expires_at.gt(now))
+            .filter(tokens::expires_at.le(before));
+    }
+    if s.expired {
+        q = q.filter(tokens::expires_at.le(now));
+    }
+    if let Some((endpoint, mapped)) = s.mapped_to {
+        let of_endpoint = mappings::table
+            .filter(mappings::endpoint_id.eq(endpoint))
+            .select(mappings::token_id);
+        q = if mapped {
+            q.filter(tokens::id.eq_any(of_endpoint))
+        } else {
+            q.filter(not(tokens::id.eq_any(of_endpoint)))
+        };
+    }
+    q
+}
+
+fn ordered<'a>(q: Boxed<'a>, sort: TokenSort, desc: bool) -> Boxed<'a> {
+    // Never used / never expiring sort last either way.
+    let q = match (sort, desc) {
+        (TokenSort::Name, false) => q.order(lower(tokens::name).asc()),
+        (TokenSort::Name, true) => q.order(lower(tokens::name).desc()),
+        (TokenSort::Created, false) => q.order(tokens::created_at.asc()),
+        (TokenSort::Created, true) => q.order(tokens::created_at.desc()),
+        (TokenSort::LastUsed, d) => {
+            let q = q.order(tokens::last_used_at.is_null().asc());
+            match d {
+                false => q.then_order_by(tokens::last_used_at.asc()),
+                true => q.then_order_by(tokens::last_used_at.desc()),
+            }
+        }
+        (TokenSort::Expires, d) => {
+            let q = q.order(tokens::expires_at.is_null().asc());
+            match d {
+                false => q.then_order_by(tokens::expires_at.asc()),
+                true => q.then_order_by(tokens::expires_at.desc()),
+            }
+        }
+    };
+    match desc {
+        false => q.then_order_by(tokens::id.asc()),
+        true => q.then_order_by(tokens::id.desc()),
+    }
+}
+
+/// One page of the tokens `s` selects, and how many it selects in all.
+pub fn search(
+    conn: &mut DbConn,
+    s: &TokenSearch,
+    now: NaiveDateTime,
+) -> QueryResult<(Vec<TokenRow>, i64)> {
+    let total: i64 = filtered(s, now).select(count_star()).get_result(conn)?;
+    let rows = ordered(filtered(s, now), s.sort, s.descending)
+        .select(TokenRow::as_select())
+        .offset(s.offset)
+        .limit(s.limit)
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// The ids of every token `s` selects (its paging ignored), up to `cap` of them:
+/// what "all N matching" applies a bulk action to.
+pub fn matching_ids(
+    conn: &mut DbConn,
+    s: &TokenSearch,
+    now: NaiveDateTime,
+    cap: i64,
+) -> QueryResult<Vec<i64>> {
+    ordered(filtered(s, now), s.sort, s.descending)
+        .select(tokens::id)
+        .limit(cap)
+        .load(conn)
+}
