@@ -299,7 +299,7 @@ async fn the_tokens_tab_pages_and_switches_in_place(app: TestApp) {
 
     // "Hide unassigned" is the endpoint filter; the page keeps it in its links.
     let (_, hidden) = ui.get(&format!("{tab}?endpoint={eid}")).await;
-    assert_eq!(count(&hidden), "1–1 of 1 tokens");
+    assert_eq!(count(&hidden), "1–1 of 1 token");
     assert!(hidden.contains("aria-checked=\"true\" id=\"hide-unassigned\""));
     let back = find(&hidden, "name=\"_back\" value=\"", "\"").unwrap();
     assert_eq!(back.replace("&#x2F;", "/"), format!("{tab}?endpoint={eid}"));

@@ -65,22 +65,24 @@
     }).then(function (r) {
       return r.json().then(function (body) { return { status: r.status, body: body }; });
     }).then(function (res) {
-      var flash = (dialog && dialog.querySelector(".dialog-flash")) || document.getElementById("inplace-flash");
-      if (flash) {
-        flash.className = (dialog ? "dialog-flash " : "") + "flash " + (res.body.ok ? "ok" : "error");
-        flash.setAttribute("role", res.body.ok ? "status" : "alert");
-        flash.textContent = res.body.message || res.body.confirm || "";
-      }
       var src = dialog ? dialog.dataset.src : location.pathname + location.search;
       return fetch(src, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = table && doc.getElementById(table.id);
         if (fresh) {
-          fresh.querySelectorAll("input[name=_back]").forEach(function (i) { i.value = form.querySelector("input[name=_back]").value; });
+          var back = form.querySelector("input[name=_back]").value;
+          fresh.querySelectorAll("input[name=_back]").forEach(function (i) { i.value = back; });
           table.replaceWith(document.importNode(fresh, true));
         }
         var again = focusId && document.getElementById(focusId);
         if (again) again.focus();
+        // Announced once the table shows the change.
+        var flash = (dialog && dialog.querySelector(".dialog-flash")) || document.getElementById("inplace-flash");
+        if (flash) {
+          flash.className = (dialog ? "dialog-flash " : "") + "flash " + (res.body.ok ? "ok" : "error");
+          flash.setAttribute("role", res.body.ok ? "status" : "alert");
+          flash.textContent = res.body.message || res.body.confirm || "";
+        }
       });
     }).catch(function () { location.reload(); });
   }

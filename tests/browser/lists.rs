@@ -110,3 +110,24 @@ pub async fn many_tokens(b: &mut Browser, api: &Session) {
     assert_eq!(off_screen, json!([]), "navigation links off screen");
     b.phone(false).await;
 }
+
+/// On a phone the viewer's rows show time, token and status, all on screen.
+pub async fn phone_viewer(b: &Browser) {
+    b.goto("/ui/viewer").await;
+    b.phone(true).await;
+    let seen = b
+        .js(
+            "var row = document.querySelector('#calls-body tr'); var w = window.innerWidth;
+             return ['td:first-child', '.token-cell', '.status'].map(function (css) {
+               var r = row.querySelector(css).getBoundingClientRect();
+               return r.width > 0 && r.left >= 0 && r.right <= w;
+             });",
+        )
+        .await;
+    assert_eq!(
+        seen,
+        json!([true, true, true]),
+        "time, token, status on a 390 px screen"
+    );
+    b.phone(false).await;
+}

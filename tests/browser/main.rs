@@ -84,7 +84,8 @@ async fn journey(app: TestApp) {
     b.el("#confirm-dialog[open]").await;
     b.shot("confirm-dialog").await;
     b.click("#confirm-ok").await;
-    b.wait_text(".flash", "New POST primary token generated.").await;
+    b.wait_text(".flash", "New POST primary token generated.")
+        .await;
     b.click("[data-copy=secret-1]").await;
     b.el("[data-copy=secret-1].copied").await;
     let post = b.value("#secret-1").await;
@@ -122,7 +123,11 @@ async fn journey(app: TestApp) {
     b.wait_text("h1", "shop-app").await;
     assert!(b.client.find(Locator::Css("#reveal")).await.is_err());
     let tokens: Value = api.get("/tokens").await.json().await.unwrap();
-    assert_eq!(tokens.as_array().unwrap().len(), 1, "a reload created nothing");
+    assert_eq!(
+        tokens.as_array().unwrap().len(),
+        1,
+        "a reload created nothing"
+    );
 
     // Assign it to POST of the endpoint; an HTTP POST with it is then stored.
     assert_eq!(
@@ -144,9 +149,12 @@ async fn journey(app: TestApp) {
     )
     .await;
     assert_eq!(
-        b.attr(&format!("#remote-dialog #assign-{eid}-POST"), "aria-checked")
-            .await
-            .as_deref(),
+        b.attr(
+            &format!("#remote-dialog #assign-{eid}-POST"),
+            "aria-checked"
+        )
+        .await
+        .as_deref(),
         Some("true")
     );
     b.shot("assign-dialog-in-place").await;
@@ -158,10 +166,16 @@ async fn journey(app: TestApp) {
         .await
         .contains("Switch off the POST mapping of shop-app onto /e/orders?"));
     b.click("#confirm-ok").await;
-    b.wait_text("#remote-dialog .dialog-flash", "switched off.").await;
+    b.wait_text("#remote-dialog .dialog-flash", "switched off.")
+        .await;
     b.click(&format!("#remote-dialog #assign-{eid}-POST")).await;
-    b.wait_text("#remote-dialog .dialog-flash", "switched on.").await;
-    assert!(b.js("return document.getElementById('remote-dialog').open;").await == json!(true));
+    b.wait_text("#remote-dialog .dialog-flash", "switched on.")
+        .await;
+    assert!(
+        b.js("return document.getElementById('remote-dialog').open;")
+            .await
+            == json!(true)
+    );
     assert_eq!(b.path().await, "/ui/tokens");
     b.goto(&format!("/ui/tokens/{tid}/assign")).await;
     assert_eq!(
@@ -245,6 +259,7 @@ async fn journey(app: TestApp) {
         Some("true")
     );
     lists::many_tokens(&mut b, &api).await;
+    lists::phone_viewer(&b).await;
     b.goto("/ui/endpoints").await;
     b.wait_text("table", "orders").await;
     b.shot("endpoints").await;
@@ -278,7 +293,7 @@ async fn journey(app: TestApp) {
     b.wait_text(".flash", "ana added as analyst.").await;
     b.shot("users").await;
     b.goto("/ui/audit").await;
-    b.wait_text("#audit", "mapping.update").await;
+    b.wait_text("#audit", "ana").await;
     b.shot("audit").await;
 
     // Hostile names and payloads render as text and run nothing.
