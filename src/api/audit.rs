@@ -1,10 +1,11 @@
 //! `/api/v1/audit`: who created, changed or revoked what, and when (admin only).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{ApiQuery, PageParams};
 use crate::auth::Admin;
+use crate::calls::filter::Syntax;
 use crate::error::{AppResult, Problem};
+use crate::operations::audit::query::{self, AuditParams};
 use crate::operations::audit::{self, AuditPage};
 use crate::state::AppState;
 
@@ -13,14 +14,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/audit").route(web::get().to(list)));
 }
 
-/// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(PageParams),
-    responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+/// The audit log, newest first, filtered by actor, action, target type and time.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem, description = "A filter value is not valid; `field` names it")))]
 pub async fn list(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    page: ApiQuery<PageParams>,
 ) -> AppResult<HttpResponse> {
-    let limit = page.limit()?;
-    Ok(HttpResponse::Ok().json(audit::page(&state, page.cursor, limit).await?))
+    let q = query::parse(req.query_string(), Syntax::Api)?;
+    Ok(HttpResponse::Ok().json(audit::page(&state, q).await?))
 }

@@ -17,7 +17,6 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::error::{AppError, Code};
 
@@ -156,24 +155,4 @@ pub fn json_config() -> web::JsonConfig {
 
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into())
-}
-
-/// `?limit=&cursor=` of list routes.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Page size, 1 to 1000 (default 100).
-    pub limit: Option<i64>,
-    /// The `next` of the previous page.
-    pub cursor: Option<i64>,
-}
-
-impl PageParams {
-    pub fn limit(&self) -> Result<i64, AppError> {
-        match self.limit {
-            None => Ok(100),
-            Some(n) if (1..=1000).contains(&n) => Ok(n),
-            Some(_) => Err(AppError::validation("limit", "must be from 1 to 1000")),
-        }
-    }
 }

@@ -1,4 +1,7 @@
 //! Audit vocabulary: every kind of change Portico records, and what it touched.
+//! [`story`] tells an entry as a sentence.
+
+pub mod story;
 
 use super::names::names;
 
@@ -48,6 +51,8 @@ names!(
     pub enum Target refusing "is not a known audit target" {
         Endpoint = "endpoint",
         Token = "token",
+        /// A token's mapping onto an endpoint and method (`target_id` is the token's).
+        Mapping = "mapping",
         User = "user",
         ApiKey = "api_key",
     }
@@ -61,12 +66,57 @@ impl Action {
         let name = self.as_str();
         if name.starts_with("endpoint.") {
             Target::Endpoint
+        } else if name.starts_with("mapping.") {
+            Target::Mapping
         } else if name.starts_with("user.") {
             Target::User
         } else if name.starts_with("api_key.") {
             Target::ApiKey
         } else {
             Target::Token
+        }
+    }
+
+    /// A label for people, read on its own (filters list it under its target).
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::EndpointCreate => "Endpoint created",
+            Action::EndpointUpdate => "Endpoint changed",
+            Action::EndpointDelete => "Endpoint deleted",
+            Action::PrimaryTokenRegenerate => "Primary token regenerated",
+            Action::TokenCreate => "Token created",
+            Action::TokenUpdate => "Token changed",
+            Action::TokenDelete => "Token deleted",
+            Action::TokenRegenerate => "Token regenerated",
+            Action::TokenDeactivate => "Token deactivated",
+            Action::TokenActivate => "Token activated",
+            Action::TokenRenew => "Token renewed",
+            Action::TokenBulkEnable => "Tokens enabled (bulk)",
+            Action::TokenBulkDisable => "Tokens disabled (bulk)",
+            Action::TokenBulkDeactivate => "Tokens deactivated (bulk)",
+            Action::TokenBulkActivate => "Tokens activated (bulk)",
+            Action::TokenBulkDelete => "Tokens deleted (bulk)",
+            Action::MappingCreate => "Mapping created",
+            Action::MappingUpdate => "Mapping switched on or off",
+            Action::MappingDelete => "Mapping removed",
+            Action::UserCreate => "User added",
+            Action::UserUpdate => "User changed",
+            Action::UserDelete => "User removed",
+            Action::ApiKeyCreate => "API key created",
+            Action::ApiKeyDelete => "API key revoked",
+        }
+    }
+}
+
+impl Target {
+    /// A plural label for people: the filter's choices and the action groups.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Endpoint => "Endpoints",
+            Target::Token => "Tokens",
+            Target::Mapping => "Mappings",
+            Target::User => "Users",
+            Target::ApiKey => "API keys",
         }
     }
 }
@@ -81,7 +131,8 @@ mod tests {
             assert_eq!(a.as_str().parse::<Action>(), Ok(*a));
         }
         assert!("token.explode".parse::<Action>().is_err());
-        assert_eq!(Action::MappingDelete.target(), Target::Token);
+        assert_eq!(Action::MappingDelete.target(), Target::Mapping);
+        assert_eq!(Action::TokenBulkDisable.target(), Target::Token);
         assert_eq!(Action::PrimaryTokenRegenerate.target(), Target::Endpoint);
     }
 }

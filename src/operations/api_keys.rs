@@ -121,10 +121,18 @@ pub async fn create(
 pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
     let user_id = actor.user_id;
     change(state, actor, move |tx| {
+        let name = store::users::api_keys_of(tx.conn, user_id)?
+            .into_iter()
+            .find(|k| k.id == id)
+            .map(|k| k.name);
         if store::users::delete_api_key(tx.conn, user_id, id)? == 0 {
             return Err(AppError::not_found("api key"));
         }
-        tx.audit(Action::ApiKeyDelete, Some(id), serde_json::json!({}))?;
+        tx.audit(
+            Action::ApiKeyDelete,
+            Some(id),
+            serde_json::json!({"name": name}),
+        )?;
         Ok(())
     })
     .await

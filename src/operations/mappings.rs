@@ -76,7 +76,7 @@ pub async fn set(
     enabled: bool,
 ) -> AppResult<MappingOut> {
     let row = change(state, actor, move |tx| {
-        store::tokens::find(tx.conn, id).map_err(missing("token"))?;
+        let t = store::tokens::find(tx.conn, id).map_err(missing("token"))?;
         let e = store::endpoints::find(tx.conn, endpoint_id).map_err(missing("endpoint"))?;
         if !primary_methods(e.auth, e.allow_delete).contains(&method) {
             return Err(AppError::refused(
@@ -91,7 +91,8 @@ pub async fn set(
         tx.audit(
             if created { Action::MappingCreate } else { Action::MappingUpdate },
             Some(id),
-            serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled}),
+            serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled,
+                "token": t.name, "endpoint": e.slug}),
         )?;
         tx.access_changed();
         Ok(row)
@@ -112,10 +113,14 @@ pub async fn remove(
         if store::mappings::delete(tx.conn, id, endpoint_id, method)? == 0 {
             return Err(AppError::not_found("mapping"));
         }
+        // A mapping exists only between a token and an endpoint that exist.
+        let token = store::tokens::find(tx.conn, id)?.name;
+        let endpoint = store::endpoints::find(tx.conn, endpoint_id)?.slug;
         tx.audit(
             Action::MappingDelete,
             Some(id),
-            serde_json::json!({"endpoint_id": endpoint_id, "method": method}),
+            serde_json::json!({"endpoint_id": endpoint_id, "method": method,
+                "token": token, "endpoint": endpoint}),
         )?;
         tx.access_changed();
         Ok(())

@@ -3,18 +3,21 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::audit_log;
+use crate::db::schema::{audit_log, endpoints, tokens, users};
 use crate::db::DbConn;
+use crate::domain::audit::story::{Known, Wanted};
 use crate::domain::audit::{Action, Target};
 
+/// One stored entry. `action` and `target_type` are read as stored text: a newer
+/// version may have written one this version does not know, and the log still reads.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
     pub at: NaiveDateTime,
     pub actor: String,
-    pub action: Action,
-    pub target_type: Target,
+    pub action: String,
+    pub target_type: String,
     pub target_id: Option<i64>,
     pub detail: String,
 }
@@ -25,6 +28,20 @@ pub struct Entry<'a> {
     pub action: Action,
     pub target_id: Option<i64>,
     pub detail: serde_json::Value,
+}
+
+/// Which entries a page shows; empty fields do not filter. Each filter has its
+/// index, `(column, id)`, so a filtered page is a walk down one index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// The acting user's name, exactly.
+    pub actor: Option<String>,
+    pub action: Option<Action>,
+    pub target: Option<Target>,
+    /// At or after.
+    pub from: Option<NaiveDateTime>,
+    /// Before.
+    pub to: Option<NaiveDateTime>,
 }
 
 /// Writes an audit entry. Auditing is a record of what happened and nothing else:
@@ -43,10 +60,64 @@ pub fn record(conn: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> QueryR
     Ok(())
 }
 
-pub fn page(conn: &mut DbConn, before: Option<i64>, limit: i64) -> QueryResult<Vec<AuditRow>> {
+/// Entries matching `filter` older than `before`, newest first, `limit` at most.
+pub fn page(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
     let mut q = audit_log::table.select(AuditRow::as_select()).into_boxed();
     if let Some(before) = before {
         q = q.filter(audit_log::id.lt(before));
     }
+    if let Some(actor) = &filter.actor {
+        q = q.filter(audit_log::actor.eq(actor.clone()));
+    }
+    if let Some(action) = filter.action {
+        q = q.filter(audit_log::action.eq(action));
+    }
+    if let Some(target) = filter.target {
+        q = q.filter(audit_log::target_type.eq(target));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(audit_log::at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(audit_log::at.lt(to));
+    }
     q.order(audit_log::id.desc()).limit(limit).load(conn)
+}
+
+/// The current names of the wanted things that still exist: one query per kind.
+pub fn names(conn: &mut DbConn, wanted: &Wanted) -> QueryResult<Known> {
+    let mut known = Known::default();
+    if !wanted.tokens.is_empty() {
+        let ids: Vec<i64> = wanted.tokens.iter().copied().collect();
+        known.tokens = tokens::table
+            .filter(tokens::id.eq_any(ids))
+            .select((tokens::id, tokens::name))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !wanted.endpoints.is_empty() {
+        let ids: Vec<i64> = wanted.endpoints.iter().copied().collect();
+        known.endpoints = endpoints::table
+            .filter(endpoints::id.eq_any(ids))
+            .select((endpoints::id, endpoints::slug))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !wanted.users.is_empty() {
+        let ids: Vec<i64> = wanted.users.iter().copied().collect();
+        known.users = users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::username))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    Ok(known)
 }

@@ -170,7 +170,16 @@ pub async fn bulk(state: &AppState, actor: &Actor, req: Bulk) -> AppResult<BulkR
             )?,
             None => store::tokens::delete_many(tx.conn, &ids)?,
         };
-        tx.audit(audited, None, serde_json::json!({"ids": ids}))?;
+        // Names beside ids: a deleted token is still named in the log.
+        let names: Vec<&str> = ids
+            .iter()
+            .filter_map(|id| found.iter().find(|t| t.id == *id).map(|t| t.name.as_str()))
+            .collect();
+        tx.audit(
+            audited,
+            None,
+            serde_json::json!({"ids": ids, "names": names}),
+        )?;
         tx.access_changed();
         Ok(n)
     })
