@@ -78,7 +78,11 @@ pub async fn export(
 }
 
 /// Calls per token or per endpoint over time buckets.
-#[utoipa::path(get, path = "/api/v1/stats", tag = "calls", params(StatsParams),
+///
+/// The calls counted are those the same filters select in the call list (a folded
+/// row counts its `repeats`). Without `since`, the period starts 24 hours before
+/// `until` (default now).
+#[utoipa::path(get, path = "/api/v1/stats", tag = "calls", params(StatsParams, FilterParams),
     responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn stats(
     _caller: Actor,

@@ -6,15 +6,18 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::clock::parse_rfc3339;
+use super::filter::{self, Syntax};
+use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
-use crate::store::calls::StatsBy;
+use crate::store::calls::{CallFilter, Matching, StatsBy, StatsRow};
 
 /// The most buckets one answer holds.
 const MAX_BUCKETS: i64 = 10_000;
 
+/// What the statistics count by (the calls they count are chosen by the call
+/// list's filters, `FilterParams`).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -23,10 +26,6 @@ pub struct StatsParams {
     by: Option<String>,
     /// `minute`, `hour` (default) or `day`.
     bucket: Option<String>,
-    /// RFC 3339; default 24 hours before `until`.
-    since: Option<String>,
-    /// RFC 3339; default now.
-    until: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,16 +59,16 @@ pub struct Stats {
 }
 
 /// A statistics question, valid.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StatsQuery {
     pub by: StatsBy,
     pub bucket_seconds: i64,
-    pub since: NaiveDateTime,
-    pub until: NaiveDateTime,
+    /// The calls counted; its `since` and `until` are always set.
+    pub filter: CallFilter,
 }
 
 impl StatsQuery {
-    /// Reads `by`, `bucket`, `since` and `until` from a query string.
+    /// Reads `by`, `bucket` and the call list's filters from a query string.
     pub fn parse(query: &str, now: NaiveDateTime) -> AppResult<Self> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|_| AppError::validation("query", "the query string is malformed"))?;
@@ -95,14 +94,9 @@ impl StatsQuery {
                 ))
             }
         };
-        let until = match get("until") {
-            Some(v) => parse_rfc3339(v).map_err(|e| AppError::validation("until", e))?,
-            None => now,
-        };
-        let since = match get("since") {
-            Some(v) => parse_rfc3339(v).map_err(|e| AppError::validation("since", e))?,
-            None => until - TimeDelta::hours(24),
-        };
+        let mut filter = filter::parse_pairs(pairs.clone(), Syntax::Api)?.filter;
+        let until = filter.until.unwrap_or(now);
+        let since = filter.since.unwrap_or(until - TimeDelta::hours(24));
         if since >= until {
             return Err(AppError::validation("since", "must be before until"));
         }
@@ -112,28 +106,81 @@ impl StatsQuery {
                 "too many buckets for this range; choose a larger bucket",
             ));
         }
+        (filter.since, filter.until) = (Some(since), Some(until));
         Ok(Self {
             by,
             bucket_seconds,
-            since,
-            until,
+            filter,
         })
     }
 }
 
-/// Calls per token or endpoint in buckets over `[since, until)`.
+/// Calls matching `q.filter`, per token or endpoint, in buckets.
 pub async fn compute(state: &AppState, q: StatsQuery) -> AppResult<Stats> {
     state.settle_calls().await?;
+    let (by, width) = (q.by, q.bucket_seconds);
+    let filter = q.filter.clone();
     let rows = crate::replica::viewer_read(state, move |conn| {
-        Ok(store::calls::stats(
-            conn,
-            q.by,
-            q.bucket_seconds,
-            q.since,
-            q.until,
-        )?)
+        let matching = Matching::resolve(conn, &filter)?;
+        Ok(store::calls::stats(conn, &matching, by, width)?)
     })
     .await?;
+    let (since, until) = (
+        q.filter.since.unwrap_or_default(),
+        q.filter.until.unwrap_or_default(),
+    );
+    Ok(gather(rows, by, width, since, until))
+}
+
+/// Calls matching `filter`, per token, for a chart: over the filter's time range,
+/// or (where it leaves an end open) as far as its calls reach, in bars from the
+/// ladder. Every matching call is counted.
+pub async fn timeline(
+    state: &AppState,
+    filter: CallFilter,
+    now: NaiveDateTime,
+) -> AppResult<(Timeline, Stats)> {
+    state.settle_calls().await?;
+    let (timeline, rows) = crate::replica::viewer_read(state, move |conn| {
+        let matching = Matching::resolve(conn, &filter)?;
+        let timeline = match (filter.since, filter.until) {
+            (Some(since), Some(until)) => Timeline::over(since, until),
+            (since, until) => match store::calls::extent(conn, &matching)? {
+                None => {
+                    let until = until.unwrap_or(now);
+                    Timeline::over(since.unwrap_or(until - TimeDelta::hours(24)), until)
+                }
+                Some((first, last)) if since.is_none() && until.is_none() => {
+                    Timeline::around(first, last)
+                }
+                Some((first, last)) => Timeline::over(
+                    since.unwrap_or(first),
+                    until.unwrap_or(last + TimeDelta::seconds(1)),
+                ),
+            },
+        };
+        let rows = store::calls::stats(conn, &matching, StatsBy::Token, timeline.width())?;
+        Ok((timeline, rows))
+    })
+    .await?;
+    let stats = gather(
+        rows,
+        StatsBy::Token,
+        timeline.width(),
+        timeline.start(),
+        timeline.end(),
+    );
+    Ok((timeline, stats))
+}
+
+/// Rows per bucket and key, as one series per key.
+fn gather(
+    rows: Vec<StatsRow>,
+    by: StatsBy,
+    width: i64,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Stats {
     let mut series: BTreeMap<(String, Option<i64>), StatsSeries> = BTreeMap::new();
     for r in rows {
         let s = series
@@ -155,14 +202,14 @@ pub async fn compute(state: &AppState, q: StatsQuery) -> AppResult<Stats> {
             errors: r.errors,
         });
     }
-    Ok(Stats {
-        by: match q.by {
+    Stats {
+        by: match by {
             StatsBy::Token => "token".into(),
             StatsBy::Endpoint => "endpoint".into(),
         },
-        bucket_seconds: q.bucket_seconds,
-        since: q.since.and_utc(),
-        until: q.until.and_utc(),
+        bucket_seconds: width,
+        since: since.and_utc(),
+        until: until.and_utc(),
         series: series.into_values().collect(),
-    })
+    }
 }

@@ -13,5 +13,6 @@ pub mod reveal;
 pub mod secret;
 pub mod text;
 pub mod throttle;
+pub mod timeline;
 pub mod token;
 pub mod user;

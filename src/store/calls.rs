@@ -2,10 +2,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use crate::db::schema::{calls, records};
-use crate::db::DbConn;
+use crate::db::{DbConn, MultiBackend};
 use crate::domain::call::TokenKind;
 use crate::domain::endpoint::Method;
 #[allow(unused_imports)] // named by the OpenAPI schema of `at`
@@ -126,9 +126,123 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Call> {
     calls::table.find(id).select(Call::as_select()).first(conn)
 }
 
-/// Matching records looked up in the payload index at most; beyond, the page is
-/// found by walking the calls.
+/// Matching records looked up in the payload index at most; beyond, the calls are
+/// walked and each checked against its record.
 const SEARCH_CANDIDATES: i64 = 5_000;
+
+/// A condition on calls, boxed so the page, the extent and the statistics of one
+/// view apply the very same one.
+type Predicate<'f> =
+    Box<dyn BoxableExpression<calls::table, MultiBackend, SqlType = Nullable<Bool>> + 'f>;
+
+/// How the payload search of a filter is answered.
+#[derive(Debug, Clone)]
+enum TextMatch {
+    /// The calls of these records (the index found them all).
+    Records(Vec<i64>),
+    /// Each call's record checked against this `LIKE` pattern.
+    Check(String),
+}
+
+/// A [`CallFilter`] made ready for SQL: its payload search is looked up once, so
+/// every query of one view (its page, its period, its counts) asks the same thing.
+#[derive(Debug, Clone)]
+pub struct Matching<'f> {
+    filter: &'f CallFilter,
+    text: Option<TextMatch>,
+}
+
+impl<'f> Matching<'f> {
+    /// Resolves `filter`'s payload search (if it has one) in the index.
+    pub fn resolve(conn: &mut DbConn, filter: &'f CallFilter) -> QueryResult<Self> {
+        let text = match &filter.q {
+            None => None,
+            Some(text) => {
+                let needle = text.to_lowercase();
+                let pattern = super::like_pattern(&needle);
+                // When the index finds few records, the calls are theirs; when many
+                // (or the needle is too short for the index), each call's record is
+                // checked as the calls are read.
+                let found =
+                    super::search::matching_records(conn, &needle, &pattern, SEARCH_CANDIDATES)?;
+                Some(match found {
+                    Some(ids) if (ids.len() as i64) < SEARCH_CANDIDATES => TextMatch::Records(ids),
+                    _ => TextMatch::Check(pattern),
+                })
+            }
+        };
+        Ok(Self { filter, text })
+    }
+
+    /// The filter as one condition (`None`: every call matches).
+    fn predicate(&self) -> Option<Predicate<'f>> {
+        let f = self.filter;
+        let mut all: Vec<Predicate<'f>> = Vec::new();
+        // One token is an equality, so PostgreSQL walks (token_id, id) newest first and
+        // stops at the page's end; `= ANY(array)` made it scan the whole id index instead.
+        match f.token_ids.as_slice() {
+            [] => {}
+            [one] => all.push(Box::new(calls::token_id.eq(*one))),
+            many => all.push(Box::new(calls::token_id.eq_any(many.to_vec()))),
+        }
+        if let Some(kind) = f.token_kind {
+            all.push(Box::new(calls::token_kind.eq(kind).nullable()));
+        }
+        if let Some(endpoint) = f.endpoint_id {
+            all.push(Box::new(calls::endpoint_id.eq(endpoint)));
+        }
+        if let Some(method) = &f.method {
+            all.push(Box::new(calls::method.eq(method.clone()).nullable()));
+        }
+        if let Some((lo, hi)) = f.status {
+            // One status is an equality, so (status, id) yields the page in order.
+            match lo == hi {
+                true => all.push(Box::new(calls::status.eq(lo).nullable())),
+                false => all.push(Box::new(calls::status.between(lo, hi).nullable())),
+            }
+            if lo >= 400 {
+                // Implied, and said so the partial index of refusals (calls_refused) serves it.
+                all.push(Box::new(calls::status.ge(400).nullable()));
+            }
+        }
+        if let Some(since) = f.since {
+            all.push(Box::new(calls::at.ge(since).nullable()));
+        }
+        if let Some(until) = f.until {
+            all.push(Box::new(calls::at.lt(until).nullable()));
+        }
+        match &self.text {
+            None => {}
+            Some(TextMatch::Records(ids)) => {
+                all.push(Box::new(
+                    calls::record_id
+                        .assume_not_null()
+                        .eq_any(ids.clone())
+                        .nullable(),
+                ));
+            }
+            Some(TextMatch::Check(pattern)) => {
+                // (`OFFSET 0` keeps PostgreSQL from joining with every matching
+                // record, `|| ''` from asking the trigram index.)
+                let payload_matches = records::table
+                    .filter(records::id.nullable().eq(calls::record_id))
+                    .filter(
+                        lower(records::data)
+                            .concat("")
+                            .like(pattern.clone())
+                            .escape('\\'),
+                    )
+                    .select(records::id)
+                    .offset(0);
+                all.push(Box::new(diesel::dsl::exists(payload_matches).nullable()));
+            }
+        }
+        if let Some(after) = f.after_id {
+            all.push(Box::new(calls::id.gt(after).nullable()));
+        }
+        all.into_iter().reduce(|a, b| Box::new(a.and(b)))
+    }
+}
 
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
 pub fn page(
@@ -137,72 +251,36 @@ pub fn page(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Call>> {
+    let matching = Matching::resolve(conn, f)?;
     let mut q = calls::table.select(Call::as_select()).into_boxed();
-    // One token is an equality, so PostgreSQL walks (token_id, id) newest first and
-    // stops at the page's end; `= ANY(array)` made it scan the whole id index instead.
-    match f.token_ids.as_slice() {
-        [] => {}
-        [one] => q = q.filter(calls::token_id.eq(*one)),
-        many => q = q.filter(calls::token_id.eq_any(many.to_vec())),
-    }
-    if let Some(kind) = &f.token_kind {
-        q = q.filter(calls::token_kind.eq(*kind));
-    }
-    if let Some(endpoint) = f.endpoint_id {
-        q = q.filter(calls::endpoint_id.eq(endpoint));
-    }
-    if let Some(method) = &f.method {
-        q = q.filter(calls::method.eq(method.clone()));
-    }
-    if let Some((lo, hi)) = f.status {
-        // One status is an equality, so (status, id) yields the page in order.
-        q = match lo == hi {
-            true => q.filter(calls::status.eq(lo)),
-            false => q.filter(calls::status.between(lo, hi)),
-        };
-        if lo >= 400 {
-            // Implied, and said so the partial index of refusals (calls_refused) serves it.
-            q = q.filter(calls::status.ge(400));
-        }
-    }
-    if let Some(since) = f.since {
-        q = q.filter(calls::at.ge(since));
-    }
-    if let Some(until) = f.until {
-        q = q.filter(calls::at.lt(until));
-    }
-    if let Some(text) = &f.q {
-        let needle = text.to_lowercase();
-        let pattern = super::like_pattern(&needle);
-        // The index finds the matching records; when they are few, the page is
-        // their calls. When they are many (or the needle is too short for the
-        // index), the calls are walked newest first, each checked against its
-        // record's payload, until the page is full.
-        let found = super::search::matching_records(conn, &needle, &pattern, SEARCH_CANDIDATES)?;
-        match found {
-            Some(ids) if (ids.len() as i64) < SEARCH_CANDIDATES => {
-                q = q.filter(calls::record_id.assume_not_null().eq_any(ids));
-            }
-            _ => {
-                // Many matches: the page walks the log newest first and checks each
-                // call's record by its id. (`OFFSET 0` keeps PostgreSQL from joining
-                // with every matching record, `|| ''` from asking the trigram index.)
-                let payload_matches = records::table
-                    .filter(records::id.nullable().eq(calls::record_id))
-                    .filter(lower(records::data).concat("").like(pattern).escape('\\'))
-                    .select(records::id)
-                    .offset(0);
-                q = q.filter(diesel::dsl::exists(payload_matches));
-            }
-        }
+    if let Some(p) = matching.predicate() {
+        q = q.filter(p);
     }
     if let Some(before) = before {
         q = q.filter(calls::id.lt(before));
     }
-    if let Some(after) = f.after_id {
-        q = q.filter(calls::id.gt(after));
-    }
     q.order(calls::id.desc()).limit(limit).load(conn)
+}
+
+/// When the first and the last call `matching` were made (`None`: no call matches).
+pub fn extent(
+    conn: &mut DbConn,
+    matching: &Matching,
+) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
+    // Two queries, not one: each is a walk of the index on `at` from one end.
+    let mut first = calls::table
+        .select(diesel::dsl::min(calls::at))
+        .into_boxed();
+    let mut last = calls::table
+        .select(diesel::dsl::max(calls::at))
+        .into_boxed();
+    if let (Some(p), Some(q)) = (matching.predicate(), matching.predicate()) {
+        first = first.filter(p);
+        last = last.filter(q);
+    }
+    let first: Option<NaiveDateTime> = first.first(conn)?;
+    let last: Option<NaiveDateTime> = last.first(conn)?;
+    Ok(first.zip(last))
 }
 
 pub fn count_since(
@@ -226,62 +304,65 @@ pub enum StatsBy {
     Endpoint,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable)]
 pub struct StatsRow {
-    #[diesel(sql_type = BigInt)]
+    /// Start of the bucket, in seconds since the epoch.
     pub bucket: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
     pub key_id: Option<i64>,
-    #[diesel(sql_type = Text)]
     pub key_kind: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub key_name: Option<String>,
-    #[diesel(sql_type = BigInt)]
     pub calls: i64,
-    #[diesel(sql_type = BigInt)]
     pub errors: i64,
 }
 
-/// Calls per key and time bucket (`bucket_secs` wide, starting at epoch multiples).
+/// Calls `matching`, per key and time bucket (`bucket_secs` wide, starting at epoch
+/// multiples): one `GROUP BY` over the calls the view's filter selects, so it reads
+/// what the page's query reads, through the same indexes.
 pub fn stats(
     conn: &mut DbConn,
+    matching: &Matching,
     by: StatsBy,
     bucket_secs: i64,
-    since: NaiveDateTime,
-    until: NaiveDateTime,
 ) -> QueryResult<Vec<StatsRow>> {
-    let (key_id, key_kind, key_name) = match by {
-        StatsBy::Token => ("token_id", "token_kind", "MAX(token_name)"),
-        StatsBy::Endpoint => ("endpoint_id", "'endpoint'", "MAX(endpoint_slug)"),
+    use diesel::dsl::sql;
+    let (key_id, key_kind, key_name, group) = match by {
+        StatsBy::Token => (
+            "token_id",
+            "token_kind",
+            "MAX(token_name)",
+            "bucket, token_id, token_kind",
+        ),
+        StatsBy::Endpoint => (
+            "endpoint_id",
+            "'endpoint'",
+            "MAX(endpoint_slug)",
+            "bucket, endpoint_id",
+        ),
     };
     // The bucket expression is the only backend difference: epoch seconds from a timestamp.
     let epoch = match conn {
         DbConn::Sqlite(_) => "CAST(strftime('%s', at) AS BIGINT)",
         DbConn::Postgres(_) => "CAST(floor(extract(epoch FROM at)) AS BIGINT)",
     };
-    let (p1, p2, p3) = match conn {
-        DbConn::Sqlite(_) => ("?1", "?2", "?3"),
-        DbConn::Postgres(_) => ("$1", "$2", "$3"),
-    };
-    let sql = format!(
-        "SELECT ({epoch} / {p1}) * {p1} AS bucket, {key_id} AS key_id, {key_kind} AS key_kind, \
-         {key_name} AS key_name, CAST(SUM(repeats) AS BIGINT) AS calls, \
-         CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN repeats ELSE 0 END), 0) AS BIGINT) AS errors \
-         FROM calls WHERE at >= {p2} AND at < {p3} \
-         GROUP BY bucket, {key_id}, key_kind ORDER BY bucket, key_id"
-    );
-    match conn {
-        DbConn::Sqlite(c) => diesel::sql_query(sql)
-            .bind::<BigInt, _>(bucket_secs)
-            .bind::<Timestamp, _>(since)
-            .bind::<Timestamp, _>(until)
-            .load(c),
-        DbConn::Postgres(c) => diesel::sql_query(sql)
-            .bind::<BigInt, _>(bucket_secs)
-            .bind::<Timestamp, _>(since)
-            .bind::<Timestamp, _>(until)
-            .load(c),
+    // An integer, written into the text: the bucket is a number, never user text.
+    let width = bucket_secs.max(1);
+    let mut q = calls::table
+        .group_by(sql::<BigInt>(group))
+        .select((
+            sql::<BigInt>(&format!("({epoch} / {width}) * {width} AS bucket")),
+            sql::<Nullable<BigInt>>(key_id),
+            sql::<Text>(key_kind),
+            sql::<Nullable<Text>>(key_name),
+            sql::<BigInt>("CAST(SUM(repeats) AS BIGINT)"),
+            sql::<BigInt>(
+                "CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN repeats ELSE 0 END), 0) AS BIGINT)",
+            ),
+        ))
+        .into_boxed();
+    if let Some(p) = matching.predicate() {
+        q = q.filter(p);
     }
+    q.order(sql::<BigInt>("bucket")).load(conn)
 }
 
 /// Deletes up to `limit` calls made before `cutoff`, oldest first.

@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::chart::{chart, Chart};
+use super::chart::{chart, colour_of, Chart};
 use super::page::render;
 use super::{show_bytes, show_time, UiUser};
 use crate::calls::filter::{self, status_text, Syntax};
@@ -69,6 +69,8 @@ pub struct CallView {
     method: String,
     token: String,
     token_kind: String,
+    /// The token's colour, as the chart draws it.
+    colour: &'static str,
     status: i32,
     /// `ok`, `warn` or `bad`, for the status badge.
     tone: &'static str,
@@ -96,6 +98,7 @@ impl From<Call> for CallView {
             method: c.method,
             token,
             token_kind: c.token_kind.as_str().to_owned(),
+            colour: colour_of(c.token_kind, c.token_id),
             status: c.status,
             tone: match c.status {
                 200..=299 => "ok",
@@ -226,7 +229,7 @@ async fn viewer(
         }
     };
     q.limit = PAGE;
-    let chart = chart(&state, &q).await?;
+    let chart = chart(&state, &q, state.clock.now()).await?;
     let page = view::page(&state, &q).await?;
     let newest = page.items.first().map(|r| r.id).unwrap_or(0);
     let calls: Vec<CallView> = page.items.into_iter().map(CallView::from).collect();
