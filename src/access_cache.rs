@@ -14,6 +14,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::access::Presented;
+use crate::domain::contract::Contract;
 use crate::domain::endpoint::Method;
 use crate::store::endpoints::EndpointRow;
 
@@ -32,6 +33,9 @@ struct Inner {
     generation: Option<i64>,
     endpoints: HashMap<String, Option<Arc<EndpointRow>>>,
     credentials: HashMap<CredentialKey, CredentialFacts>,
+    /// Compiled schemas by version id. A version never changes (a change is a new
+    /// version, which the endpoint's row names), so these outlive generations.
+    contracts: HashMap<i64, Arc<Contract>>,
 }
 
 /// Shared by every worker; cheap to clone.
@@ -83,6 +87,21 @@ impl AccessCache {
     /// What a token hash is on an endpoint and method, if cached at `generation`.
     pub fn peek_credential(&self, generation: i64, key: &CredentialKey) -> Option<CredentialFacts> {
         self.at(generation)?.credentials.get(key).cloned()
+    }
+
+    /// The compiled schema version `id`, if compiled before.
+    pub fn peek_contract(&self, id: i64) -> Option<Arc<Contract>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.contracts.get(&id).cloned()
+    }
+
+    /// Keeps a compiled schema version (a few hundred at most are kept).
+    pub fn keep_contract(&self, contract: Arc<Contract>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.contracts.len() >= 500 {
+            inner.contracts.clear();
+        }
+        inner.contracts.insert(contract.id, contract);
     }
 
     /// The cache if it holds `generation`, after emptying it for a newer one; `None`

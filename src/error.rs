@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::access::Denial;
+use crate::domain::contract::Violation;
 
 /// Every problem code, with its HTTP status and title.
 macro_rules! codes {
@@ -77,6 +78,7 @@ codes! {
     IdempotencyKeyReused = "idempotency_key_reused", 409, "Conflict";
     PayloadTooLarge = "payload_too_large", 413, "Payload too large";
     UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type";
+    SchemaViolation = "schema_violation", 422, "Body does not conform to the endpoint's schema";
     RateLimited = "rate_limited", 429, "Too many requests";
     InternalError = "internal_error", 500, "Internal server error";
     ServiceUnavailable = "service_unavailable", 503, "Service unavailable";
@@ -113,6 +115,9 @@ pub enum AppError {
         retry_after_secs: u64,
         reason: &'static str,
     },
+    /// A body the endpoint's schema (in `enforce` mode) refuses: where and why.
+    #[error("the body does not conform to this endpoint's JSON Schema ({} error(s) in `errors`)", .0.len())]
+    SchemaViolation(Vec<Violation>),
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -133,6 +138,10 @@ pub struct Problem {
     /// The request field a validation error is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `schema_violation`: where the body breaks the schema (a JSON Pointer) and how,
+    /// at most 10.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<Violation>>,
 }
 
 impl AppError {
@@ -204,6 +213,7 @@ impl AppError {
             AppError::Validation(..) => Code::ValidationFailed,
             AppError::Denied(d) => Code::from(*d),
             AppError::RateLimited { .. } => Code::RateLimited,
+            AppError::SchemaViolation(_) => Code::SchemaViolation,
             AppError::Unavailable => Code::ServiceUnavailable,
             AppError::Internal => Code::InternalError,
         }
@@ -231,6 +241,10 @@ impl AppError {
             code: code.as_str().into(),
             field: match self {
                 AppError::Validation(field, _) => Some(field.clone()),
+                _ => None,
+            },
+            errors: match self {
+                AppError::SchemaViolation(errors) => Some(errors.clone()),
                 _ => None,
             },
         }

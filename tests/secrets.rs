@@ -319,13 +319,20 @@ async fn use_the_ui(t: &mut Transcript, app: &TestApp, ids: (&Value, &Value)) {
         .next()
         .unwrap()
         .to_owned();
-    let created = ui
+    let res = ui
         .post(app.url("/ui/tokens"))
         .form(&[
             ("_csrf", csrf.as_str()),
             ("name", "ui-app"),
             ("enabled", "on"),
         ])
+        .send()
+        .await
+        .unwrap();
+    // The form redirects; the page it names shows the value once.
+    let shown_at = res.headers()["location"].to_str().unwrap().to_owned();
+    let created = ui
+        .get(app.url(&shown_at))
         .send()
         .await
         .unwrap()

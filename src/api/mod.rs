@@ -6,6 +6,7 @@ pub mod calls;
 pub mod endpoints;
 pub mod me;
 pub mod openapi;
+pub mod schemas;
 pub mod session;
 pub mod tokens;
 pub mod users;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(me::routes)
             .configure(users::routes)
             .configure(endpoints::routes)
+            .configure(schemas::routes)
             .configure(tokens::routes)
             .configure(calls::routes)
             .configure(audit::routes),

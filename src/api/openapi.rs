@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, calls, endpoints, me, session, tokens, users};
+use super::{audit, calls, endpoints, me, schemas, session, tokens, users};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
 use crate::error::{Code, Problem};
@@ -25,6 +25,7 @@ Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mu
         tokens::list_mappings, tokens::put_mapping, tokens::delete_mapping,
         calls::list, calls::export, calls::get, calls::stats,
         audit::list,
+        schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
     ),
     components(schemas(Problem)),
     modifiers(&Security),
@@ -36,6 +37,7 @@ Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mu
         (name = "endpoints", description = "Integration endpoints and their primary tokens (admin)"),
         (name = "tokens", description = "Secondary tokens, one per external application (admin)"),
         (name = "mappings", description = "Which token may call which endpoint and method (admin)"),
+        (name = "schemas", description = "Data contracts: an endpoint's JSON Schema, enforced or observed (admin)"),
         (name = "calls", description = "The endpoint data viewer: calls, export and statistics (analyst, admin)"),
         (name = "audit", description = "Who changed what, when (admin)"),
     )

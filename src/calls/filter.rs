@@ -152,6 +152,14 @@ fn apply(p: &mut CallQuery, key: &str, v: String, syntax: Syntax) -> AppResult<(
             f.method = Some(m);
         }
         "status" => f.status = Some(parse_status(&v)?),
+        "conforms" => {
+            f.conforms = match v.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                "" => None,
+                _ => return Err(AppError::validation("conforms", "must be true or false")),
+            }
+        }
         "since" => f.since = Some(time("since", &v, syntax)?),
         "until" => f.until = Some(time("until", &v, syntax)?),
         "q" => {
@@ -203,6 +211,9 @@ pub fn encode(q: &CallQuery) -> String {
     }
     if let Some(text) = &f.q {
         s.append_pair("q", text);
+    }
+    if let Some(c) = f.conforms {
+        s.append_pair("conforms", if c { "true" } else { "false" });
     }
     s.finish()
 }

@@ -149,6 +149,8 @@ mod tests {
             duration_us: 5,
             record_id: None,
             repeats: 1,
+            conforms: None,
+            detail: None,
         }
     }
 

@@ -54,6 +54,19 @@ diesel::table! {
         ip_allowlist -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        schema_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    endpoint_schemas (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        version -> Integer,
+        mode -> Text,
+        schema -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -144,6 +157,8 @@ diesel::table! {
         duration_us -> BigInt,
         record_id -> Nullable<BigInt>,
         repeats -> BigInt,
+        conforms -> Nullable<Bool>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -195,6 +210,7 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
+diesel::joinable!(endpoint_schemas -> endpoints (endpoint_id));
 diesel::joinable!(mappings -> tokens (token_id));
 diesel::joinable!(mappings -> endpoints (endpoint_id));
 diesel::joinable!(records -> endpoints (endpoint_id));
@@ -204,6 +220,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     api_keys,
     endpoints,
+    endpoint_schemas,
     primary_tokens,
     tokens,
     mappings,

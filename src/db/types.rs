@@ -11,6 +11,7 @@ use diesel::sql_types::{Binary, Text, Timestamp};
 
 use crate::domain::audit::{Action, Target};
 use crate::domain::call::TokenKind;
+use crate::domain::contract::SchemaMode;
 use crate::domain::endpoint::{AuthType, IpAllowlist, Method};
 use crate::domain::token::TokenHash;
 use crate::domain::user::Role;
@@ -42,6 +43,7 @@ macro_rules! text_columns {
 }
 
 text_columns!(
+    SchemaMode,
     Method,
     AuthType,
     Role,

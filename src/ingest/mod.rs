@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::db::Durability;
 use crate::domain::access::{decide, Denial, EndpointAccess, Presented, Principal};
 use crate::domain::call::TokenKind;
+use crate::domain::contract::SchemaMode;
 use crate::domain::endpoint::{AuthType, Method};
 use crate::error::{AppError, Code};
 use crate::metrics::IngestLabels;
@@ -63,6 +64,10 @@ struct CallFacts {
     token_method: Option<Method>,
     record_id: Option<i64>,
     request_bytes: i64,
+    /// Whether the body conformed to the endpoint's schema (`None`: not checked).
+    conforms: Option<bool>,
+    /// Why it was refused, where the code alone does not say.
+    detail: Option<String>,
     /// The call row was written with the record, in the same transaction.
     logged: bool,
     /// The credential to mark used, written with the call row.
@@ -98,6 +103,8 @@ impl CallFacts {
             duration_us: i64::try_from(incoming.started.elapsed().as_micros()).unwrap_or(i64::MAX),
             record_id: self.record_id,
             repeats: 1,
+            conforms: self.conforms,
+            detail: self.detail.clone(),
         }
     }
 
@@ -368,6 +375,20 @@ async fn serve(
     }
 }
 
+/// Checks `data` against schema version `schema_id`: whether it conforms, or (in
+/// `enforce` mode) the refusal naming where it does not.
+async fn conforms(state: &AppState, schema_id: i64, data: &str) -> Result<bool, AppError> {
+    let contract = resolve::contract(state, schema_id).await?;
+    let value: serde_json::Value =
+        serde_json::from_str(data).map_err(|_| AppError::invalid_json("unreadable"))?;
+    let errors = contract.check(&value);
+    match (errors.is_empty(), contract.mode) {
+        (true, _) => Ok(true),
+        (false, SchemaMode::Observe) => Ok(false),
+        (false, SchemaMode::Enforce) => Err(AppError::SchemaViolation(errors)),
+    }
+}
+
 async fn post(
     state: &AppState,
     incoming: &Incoming,
@@ -387,6 +408,19 @@ async fn post(
     let key = incoming.idempotency_key()?;
     let bytes = records::read_body(body, limit, &mut facts.request_bytes).await?;
     let data = records::json_text(bytes)?;
+    if let Some(schema_id) = endpoint.schema_id {
+        let checked = conforms(state, schema_id, &data).await;
+        // A refused body did not conform either: its call says so.
+        facts.conforms = match &checked {
+            Ok(c) => Some(*c),
+            Err(AppError::SchemaViolation(errors)) => {
+                facts.detail = serde_json::to_string(errors).ok();
+                Some(false)
+            }
+            Err(_) => None,
+        };
+        checked?;
+    }
     // The call row is written with the record, in the same transaction: a stored
     // record always has its call in the viewer.
     let call = facts.call(incoming, StatusCode::CREATED, None, 0);

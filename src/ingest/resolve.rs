@@ -8,9 +8,10 @@ use std::sync::Arc;
 use crate::access_cache::{AccessCache, CredentialFacts, CredentialKey};
 use crate::db::DbConn;
 use crate::domain::access::Presented;
+use crate::domain::contract::Contract;
 use crate::domain::endpoint::Method;
 use crate::domain::token::{TokenHash, TokenValue};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
 use crate::store::endpoints::EndpointRow;
@@ -128,4 +129,28 @@ fn without_lookup(
             Err(((endpoint_id, method, hash.to_array()), hash))
         }
     }
+}
+
+/// Schema version `id` compiled: from the cache, or read and compiled once (off the
+/// request's thread) and kept.
+pub async fn contract(state: &AppState, id: i64) -> AppResult<Arc<Contract>> {
+    if let Some(hit) = state.access_cache.peek_contract(id) {
+        return Ok(hit);
+    }
+    let row = state
+        .db(move |conn| Ok(store::schemas::find(conn, id)?))
+        .await?;
+    let compiled = actix_web::web::block(move || {
+        let schema: serde_json::Value =
+            serde_json::from_str(&row.schema).map_err(|e| e.to_string())?;
+        Contract::new(row.id, row.mode, &schema)
+    })
+    .await?
+    .map_err(|e| {
+        // It compiled when it was saved; a newer validator may disagree.
+        tracing::error!(schema_version = id, error = %e, "a stored schema no longer compiles");
+        AppError::Internal
+    })?;
+    state.access_cache.keep_contract(compiled.clone());
+    Ok(compiled)
 }

@@ -15,6 +15,7 @@ pub mod input;
 pub mod mappings;
 pub mod primary_tokens;
 pub mod retention;
+pub mod schemas;
 pub mod sessions;
 pub mod tokens;
 pub mod upkeep;
@@ -39,6 +40,11 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Who makes the change (their username).
+    pub fn actor(&self) -> &str {
+        self.actor
+    }
+
     /// Records what the operation did, in its transaction.
     pub fn audit(
         &mut self,

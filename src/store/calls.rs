@@ -62,6 +62,12 @@ pub struct Call {
     /// path, status, code, credential, address and user agent within one second) are
     /// folded into one row. `request_bytes` and `response_bytes` are their sums.
     pub repeats: i64,
+    /// Whether the body conformed to the endpoint's JSON Schema: `null` when the
+    /// endpoint had none (or the call sent no body to check).
+    pub conforms: Option<bool>,
+    /// Why it was refused where `code` alone does not say: for `schema_violation`,
+    /// the violations as JSON (`[{"pointer","message"}]`, never the body's values).
+    pub detail: Option<String>,
 }
 
 /// The viewer's filters; empty fields do not filter.
@@ -79,6 +85,8 @@ pub struct CallFilter {
     pub q: Option<String>,
     /// Only calls newer than this id (the viewer's live tail).
     pub after_id: Option<i64>,
+    /// Whether the body conformed to the endpoint's schema.
+    pub conforms: Option<bool>,
 }
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
@@ -204,6 +212,9 @@ impl<'f> Matching<'f> {
                 // Implied, and said so the partial index of refusals (calls_refused) serves it.
                 all.push(Box::new(calls::status.ge(400).nullable()));
             }
+        }
+        if let Some(conforms) = f.conforms {
+            all.push(Box::new(calls::conforms.eq(conforms)));
         }
         if let Some(since) = f.since {
             all.push(Box::new(calls::at.ge(since).nullable()));

@@ -23,6 +23,8 @@ pub struct EndpointRow {
     pub ip_allowlist: Option<IpAllowlist>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The version of its JSON Schema in force (`endpoint_schemas`), if any.
+    pub schema_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]

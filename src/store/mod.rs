@@ -12,6 +12,7 @@ pub mod mappings;
 pub mod partitions;
 pub mod records;
 pub mod replication;
+pub mod schemas;
 pub mod search;
 pub mod token_search;
 pub mod tokens;

@@ -167,3 +167,18 @@ pub fn data_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>
         .select((records::id, records::data))
         .load(conn)
 }
+
+/// The `limit` newest records of an endpoint as (id, JSON text), newest first: what a
+/// schema is drafted from and checked against.
+pub fn newest_data(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    records::table
+        .filter(records::endpoint_id.eq(endpoint_id))
+        .order(records::id.desc())
+        .select((records::id, records::data))
+        .limit(limit)
+        .load(conn)
+}

@@ -10,6 +10,7 @@ mod endpoints;
 mod errors;
 mod login;
 mod page;
+mod schema;
 mod token_list;
 mod tokens;
 mod viewer;
@@ -49,88 +50,50 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(login::routes)
             .configure(endpoints::routes)
             .configure(tokens::routes)
+            .configure(schema::routes)
             .configure(viewer::routes)
             .configure(admin::routes)
             .default_service(web::to(not_found)),
     );
 }
 
+/// `(name, text)` of each named file of `templates/ui/`, built into the binary.
+macro_rules! ui_templates {
+    ($($name:literal),* $(,)?) => {
+        vec![$(($name, include_str!(concat!("../../templates/ui/", $name))),)*]
+    };
+}
+
 fn templates() -> &'static Tera {
     static TERA: OnceLock<Tera> = OnceLock::new();
     TERA.get_or_init(|| {
         let mut t = Tera::default();
-        t.add_raw_templates(vec![
-            (
-                "macros.html",
-                include_str!("../../templates/ui/macros.html"),
-            ),
-            ("base.html", include_str!("../../templates/ui/base.html")),
-            ("login.html", include_str!("../../templates/ui/login.html")),
-            (
-                "message.html",
-                include_str!("../../templates/ui/message.html"),
-            ),
-            (
-                "confirm.html",
-                include_str!("../../templates/ui/confirm.html"),
-            ),
-            (
-                "endpoints.html",
-                include_str!("../../templates/ui/endpoints.html"),
-            ),
-            (
-                "endpoint.html",
-                include_str!("../../templates/ui/endpoint.html"),
-            ),
-            (
-                "endpoint_form.html",
-                include_str!("../../templates/ui/endpoint_form.html"),
-            ),
-            (
-                "tokens.html",
-                include_str!("../../templates/ui/tokens.html"),
-            ),
-            ("token.html", include_str!("../../templates/ui/token.html")),
-            (
-                "token_form.html",
-                include_str!("../../templates/ui/token_form.html"),
-            ),
-            (
-                "assign_section.html",
-                include_str!("../../templates/ui/assign_section.html"),
-            ),
-            (
-                "assign.html",
-                include_str!("../../templates/ui/assign.html"),
-            ),
-            (
-                "endpoint_new.html",
-                include_str!("../../templates/ui/endpoint_new.html"),
-            ),
-            (
-                "token_new.html",
-                include_str!("../../templates/ui/token_new.html"),
-            ),
-            (
-                "viewer.html",
-                include_str!("../../templates/ui/viewer.html"),
-            ),
-            (
-                "call_row.html",
-                include_str!("../../templates/ui/call_row.html"),
-            ),
-            ("call.html", include_str!("../../templates/ui/call.html")),
-            (
-                "token_options.html",
-                include_str!("../../templates/ui/token_options.html"),
-            ),
-            ("users.html", include_str!("../../templates/ui/users.html")),
-            (
-                "token_filters.html",
-                include_str!("../../templates/ui/token_filters.html"),
-            ),
-            ("pager.html", include_str!("../../templates/ui/pager.html")),
-            ("audit.html", include_str!("../../templates/ui/audit.html")),
+        t.add_raw_templates(ui_templates![
+            "macros.html",
+            "base.html",
+            "login.html",
+            "message.html",
+            "confirm.html",
+            "endpoints.html",
+            "endpoint.html",
+            "endpoint_form.html",
+            "tokens.html",
+            "token.html",
+            "token_form.html",
+            "assign_section.html",
+            "assign.html",
+            "endpoint_new.html",
+            "token_new.html",
+            "viewer.html",
+            "call_row.html",
+            "call.html",
+            "token_options.html",
+            "users.html",
+            "token_filters.html",
+            "pager.html",
+            "endpoint_head.html",
+            "endpoint_schema.html",
+            "audit.html",
         ])
         .expect("UI templates are valid (checked by the UI tests)");
         t.register_filter("when", when);

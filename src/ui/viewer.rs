@@ -39,6 +39,8 @@ struct FormValues {
     since: String,
     until: String,
     q: String,
+    /// `true`, `false` or empty.
+    conforms: String,
 }
 
 impl FormValues {
@@ -56,6 +58,7 @@ impl FormValues {
             since: local(f.since),
             until: local(f.until),
             q: f.q.clone().unwrap_or_default(),
+            conforms: f.conforms.map(|c| c.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct CallView {
     duration: String,
     /// Refused calls folded into this row (1 for most rows).
     repeats: i64,
+    /// Whether the body conformed to the endpoint's schema (`None`: not checked).
+    conforms: Option<bool>,
 }
 
 impl From<Call> for CallView {
@@ -107,6 +112,7 @@ impl From<Call> for CallView {
             },
             code: c.code.unwrap_or_default(),
             repeats: c.repeats,
+            conforms: c.conforms,
             size: show_bytes(c.request_bytes),
             duration: if c.duration_us < 1000 {
                 format!("{} µs", c.duration_us)
@@ -272,6 +278,41 @@ fn meta_of(c: &Call, admin: bool) -> Vec<Meta> {
     meta
 }
 
+/// Whether the body conformed to the endpoint's schema, with where it did not.
+fn conformance(c: &Call) -> String {
+    let violations: Vec<crate::domain::contract::Violation> = c
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Vec<serde_json::Value>>(d).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| crate::domain::contract::Violation {
+            pointer: v["pointer"].as_str().unwrap_or_default().to_owned(),
+            message: v["message"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let said: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            format!(
+                "{}: {}",
+                if v.pointer.is_empty() {
+                    "/"
+                } else {
+                    &v.pointer
+                },
+                v.message
+            )
+        })
+        .collect();
+    match (c.conforms, said.is_empty()) {
+        (None, _) => "not checked (no schema)".into(),
+        (Some(true), _) => "conforms".into(),
+        (Some(false), true) => "does not conform".into(),
+        (Some(false), false) => format!("does not conform — {}", said.join("; ")),
+    }
+}
+
 fn facts(c: &Call) -> Vec<Meta> {
     let m = |label, value| Meta {
         label,
@@ -306,6 +347,7 @@ fn facts(c: &Call) -> Vec<Meta> {
                 "1".into()
             },
         ),
+        m("Schema", conformance(c)),
         m("Request size", show_bytes(c.request_bytes)),
         m("Response size", show_bytes(c.response_bytes)),
         m(

@@ -9,6 +9,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod contracts;
 mod driver;
 mod lists;
 
@@ -260,6 +261,7 @@ async fn journey(app: TestApp) {
     );
     lists::many_tokens(&mut b, &api).await;
     lists::phone_viewer(&b).await;
+    contracts::schema_tab(&mut b, &app, eid, &post).await;
     b.goto("/ui/endpoints").await;
     b.wait_text("table", "orders").await;
     b.shot("endpoints").await;

@@ -41,7 +41,7 @@ pub struct TokenListQuery {
     pub per: Option<String>,
 }
 
-fn some<'a>(v: &'a Option<String>) -> Option<&'a str> {
+fn some(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 

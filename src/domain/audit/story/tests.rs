@@ -51,6 +51,8 @@ const SENTENCES: &[(&str, Option<i64>, &str, &str)] = &[
     ("endpoint.update", Some(1), r#"{"name": "Orders", "enabled": true, "generated": []}"#, "ana changed endpoint [orders#1]: name → Orders, enabled → on"),
     ("endpoint.update", Some(1), r#"{"name": null}"#, "ana saved endpoint [orders#1] without changes"),
     ("endpoint.primary_token.regenerate", Some(1), r#"{"method": "POST", "hint": "abcd…wxyz"}"#, "ana regenerated the POST primary token of [orders#1]"),
+    ("endpoint.schema.put", Some(1), r#"{"version": 2, "mode": "enforce"}"#, "ana put schema version 2 (enforce) in force on endpoint [orders#1]"),
+    ("endpoint.schema.delete", Some(1), r#"{"version": 2}"#, "ana took the schema out of force on endpoint [orders#1]"),
     ("token.create", Some(6), r#"{"name": "shop-app"}"#, "ana created token [shop-app#6]"),
     ("token.update", Some(6), r#"{"description": "x", "expires_at": "2026-12-24T10:00:00"}"#, "ana changed token [shop-app#6]: description changed, expiry → 2026-12-24 10:00 UTC"),
     ("token.update", Some(6), r#"{"enabled": true}"#, "ana enabled token [shop-app#6]"),
