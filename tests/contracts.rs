@@ -426,6 +426,26 @@ async fn the_schema_tab_drafts_checks_and_saves(app: TestApp) {
     let (_, saved) = ui.get(&location(&res)).await;
     assert!(saved.contains("Schema version 1 saved; it is in force (observe)."));
     assert!(saved.contains("Version 1: observe"));
+
+    // Which application drifted, and since when: the viewer's share per token.
+    for body in [json!({"coupon": "C1"}), json!({}), json!({"x": 1}), json!({})] {
+        assert_eq!(app.ingest("orders", m.value(0), body).await.status(), 201);
+    }
+    let (_, viewer) = ui.get(&format!("/ui/viewer?endpoint={id}")).await;
+    let table = viewer
+        .split("id=\"conformance\"")
+        .nth(1)
+        .expect("the conformance table");
+    let row = table.split("shop-app").nth(1).unwrap();
+    let cells: Vec<&str> = row
+        .split("<td class=\"num\">")
+        .skip(1)
+        .take(3)
+        .map(|c| c.split('<').next().unwrap())
+        .collect();
+    assert_eq!(cells, vec!["4", "3", "75 %"], "{row}");
+    let (_, unfiltered) = ui.get("/ui/viewer").await;
+    assert!(!unfiltered.contains("id=\"conformance\""), "only asked of one endpoint");
 }
 
 on_each_backend!(

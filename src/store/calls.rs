@@ -376,6 +376,50 @@ pub fn stats(
     q.order(sql::<BigInt>("bucket")).load(conn)
 }
 
+/// Per credential: how many calls `matching` had their body checked against a schema,
+/// how many did not conform, and when the first and last of those were made (epoch
+/// seconds). Only calls that were checked count.
+#[derive(Debug, Clone, Queryable)]
+pub struct ConformanceRow {
+    pub token_id: Option<i64>,
+    pub token_kind: String,
+    pub token_name: Option<String>,
+    pub checked: i64,
+    pub failing: i64,
+    pub first_failing: Option<i64>,
+    pub last_failing: Option<i64>,
+}
+
+pub fn conformance_by_token(
+    conn: &mut DbConn,
+    matching: &Matching,
+) -> QueryResult<Vec<ConformanceRow>> {
+    use diesel::dsl::sql;
+    let epoch = match conn {
+        DbConn::Sqlite(_) => "CAST(strftime('%s', at) AS BIGINT)",
+        DbConn::Postgres(_) => "CAST(floor(extract(epoch FROM at)) AS BIGINT)",
+    };
+    let mut q = calls::table
+        .filter(calls::conforms.is_not_null())
+        .group_by(sql::<BigInt>("token_id, token_kind"))
+        .select((
+            sql::<Nullable<BigInt>>("token_id"),
+            sql::<Text>("token_kind"),
+            sql::<Nullable<Text>>("MAX(token_name)"),
+            sql::<BigInt>("CAST(SUM(repeats) AS BIGINT)"),
+            sql::<BigInt>(
+                "CAST(COALESCE(SUM(CASE WHEN NOT conforms THEN repeats ELSE 0 END), 0) AS BIGINT)",
+            ),
+            sql::<Nullable<BigInt>>(&format!("MIN(CASE WHEN NOT conforms THEN {epoch} END)")),
+            sql::<Nullable<BigInt>>(&format!("MAX(CASE WHEN NOT conforms THEN {epoch} END)")),
+        ))
+        .into_boxed();
+    if let Some(p) = matching.predicate() {
+        q = q.filter(p);
+    }
+    q.load(conn)
+}
+
 /// Deletes up to `limit` calls made before `cutoff`, oldest first.
 pub fn delete_before(conn: &mut DbConn, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
     let batch: Vec<i64> = calls::table

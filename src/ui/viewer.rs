@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::chart::{chart, colour_of, Chart};
 use super::page::render;
 use super::{show_bytes, show_time, UiUser};
+use crate::calls::conformance;
 use crate::calls::filter::{self, status_text, Syntax};
 use crate::calls::{view, Call, CallQuery};
 use crate::domain::call::TokenKind;
@@ -230,6 +231,7 @@ async fn viewer(
             ctx.insert("newest", &0);
             ctx.insert("next", &None::<i64>);
             ctx.insert("chart", &None::<Chart>);
+            ctx.insert("conformance", &Vec::<()>::new());
             ctx.insert("paged", &false);
             return user.render_status(StatusCode::UNPROCESSABLE_ENTITY, "viewer.html", &ctx);
         }
@@ -246,6 +248,13 @@ async fn viewer(
     ctx.insert("next", &page.next);
     ctx.insert("paged", &q.cursor.is_some());
     ctx.insert("chart", &Some(chart));
+    // Drift from a data contract, per application: asked of one endpoint's calls
+    // (or of the non-conforming ones), never of the whole log.
+    let conformance = match q.filter.endpoint_id.is_some() || q.filter.conforms.is_some() {
+        true => conformance::by_token(&state, q.filter.clone()).await?,
+        false => Vec::new(),
+    };
+    ctx.insert("conformance", &conformance);
     user.render("viewer.html", &ctx)
 }
 
