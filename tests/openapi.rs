@@ -118,3 +118,48 @@ on_each_backend!(
     openapi_is_served_and_rendered,
     served_document_is_the_generated_one
 );
+
+#[test]
+fn ingest_routes_take_a_token_either_way_and_only_they_do() {
+    let doc: serde_json::Value = serde_json::from_str(&portico::api::openapi::document()).unwrap();
+    let either_way = serde_json::json!([
+        {"ingest_bearer": []},
+        {"ingest_access_token": []},
+        {}
+    ]);
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["ingest_bearer"]["scheme"], "bearer");
+    assert_eq!(
+        (
+            &schemes["ingest_access_token"]["in"],
+            &schemes["ingest_access_token"]["name"]
+        ),
+        (
+            &serde_json::json!("query"),
+            &serde_json::json!("access_token")
+        )
+    );
+    let mut ingest = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let security = op.get("security").unwrap_or(&doc["security"]);
+            if path.starts_with("/e/") {
+                assert_eq!(security, &either_way, "{method} {path}");
+                ingest.push(format!("{} {path}", method.to_uppercase()));
+            } else {
+                assert!(!security.to_string().contains("ingest_"), "{method} {path}");
+            }
+        }
+    }
+    ingest.sort();
+    assert_eq!(
+        ingest,
+        [
+            "DELETE /e/{slug}/all",
+            "DELETE /e/{slug}/{id}",
+            "GET /e/{slug}",
+            "GET /e/{slug}/{id}",
+            "POST /e/{slug}",
+        ]
+    );
+}

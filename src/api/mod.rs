@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
+pub mod ingest_doc;
 pub mod me;
 pub mod openapi;
 pub mod schemas;

@@ -5,15 +5,19 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, calls, endpoints, me, schemas, session, tokens, users};
+use super::{audit, calls, endpoints, ingest_doc, me, schemas, session, tokens, users};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
 use crate::error::{Code, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portico management API", description = "Endpoints, primary and secondary tokens, mappings, the call log and its statistics. \
-Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mutating calls) or a personal API key (`Authorization: Bearer`)."),
+    info(title = "Portico API", description = "The management API (`/api/v1`): endpoints, primary and secondary tokens, mappings, the call log and its statistics. \
+Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mutating calls) or a personal API key (`Authorization: Bearer`).\n\n\
+The ingest API (`/e/{slug}`, tag `ingest`): external applications post records to an endpoint and read them back, each with a token of its own \
+(a secondary token mapped onto the endpoint and method, or the endpoint's primary token for the method), \
+sent as `Authorization: Bearer <token>` or, for clients that cannot set headers, the `access_token` query parameter. \
+A public endpoint needs no token. Errors are `application/problem+json` (RFC 9457) with a stable `code`."),
     paths(
         session::login, session::logout,
         me::me, me::list_keys, me::create_key, me::delete_key,
@@ -26,6 +30,8 @@ Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mu
         calls::list, calls::export, calls::get, calls::stats,
         audit::list,
         schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
+        ingest_doc::post_record, ingest_doc::list_records, ingest_doc::get_record,
+        ingest_doc::delete_record, ingest_doc::delete_all_records,
     ),
     components(schemas(Problem)),
     modifiers(&Security),
@@ -40,6 +46,7 @@ Authenticate with a session (`POST /api/v1/login`, cookie + `X-CSRF-Token` on mu
         (name = "schemas", description = "Data contracts: an endpoint's JSON Schema, enforced or observed (admin)"),
         (name = "calls", description = "The endpoint data viewer: calls, export and statistics (analyst, admin)"),
         (name = "audit", description = "Who changed what, when (admin)"),
+        (name = "ingest", description = "For external applications: post records to an endpoint and read them back, with a token of their own"),
     )
 )]
 pub struct ApiDoc;
@@ -64,6 +71,27 @@ impl Modify for Security {
                     .description(Some("Personal API key"))
                     .build(),
             ),
+        );
+        // The ingest API's two ways to present a token (either one; the header wins).
+        components.add_security_scheme(
+            "ingest_bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Ingest token (64 characters): `Authorization: Bearer <token>`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "ingest_access_token",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "access_token",
+                "Ingest token as a query parameter, for clients that cannot set headers \
+                 (redacted wherever Portico logs or shows a URL); not read when an \
+                 `Authorization` header is sent",
+            ))),
         );
     }
 }
@@ -134,6 +162,7 @@ fn precise(doc: &mut serde_json::Value) {
     precise_properties(doc);
     precise_codes(doc);
     precise_parameters(doc);
+    ingest_doc::describe_refusals(doc);
 }
 
 /// Lengths, ranges and patterns of request bodies' properties.
@@ -250,10 +279,13 @@ fn precise_parameters(doc: &mut serde_json::Value) {
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
-    // An export's `limit` counts calls, not a page: any positive int64.
+    // An export's `limit` counts calls, not a page: any positive int64. A schema
+    // draft's counts the records it learns from.
     let export_limit = range(1, i64::MAX);
+    let draft_limit = range(1, 10_000);
     for (path, item) in paths.iter_mut() {
         let export = path == "/api/v1/calls/export";
+        let draft = path == "/api/v1/endpoints/{id}/schema/draft";
         let Some(item) = item.as_object_mut() else {
             continue;
         };
@@ -265,6 +297,7 @@ fn precise_parameters(doc: &mut serde_json::Value) {
                 let name = param["name"].as_str().unwrap_or_default().to_owned();
                 let rules = match name.as_str() {
                     "limit" if export => Some(&export_limit),
+                    "limit" if draft => Some(&draft_limit),
                     _ => parameters.iter().find(|(n, _)| *n == name).map(|(_, r)| r),
                 };
                 if let Some(rules) = rules {

@@ -74,6 +74,7 @@ pub async fn versions(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DraftParams {
     /// How many of the newest records to learn from: 1 to 10000 (default 1000).
