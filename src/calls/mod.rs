@@ -11,6 +11,7 @@ pub mod refusals;
 pub mod search;
 pub mod stats;
 pub mod view;
+pub mod why;
 
 pub use crate::store::calls::{Call, CallFilter};
 pub use filter::{CallQuery, Syntax};

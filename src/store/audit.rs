@@ -121,3 +121,36 @@ pub fn names(conn: &mut DbConn, wanted: &Wanted) -> QueryResult<Known> {
     }
     Ok(known)
 }
+
+/// Where to look for the change behind a state: entries of these actions about
+/// these things, at or before `until`.
+#[derive(Debug, Clone, Default)]
+pub struct CauseSearch {
+    pub actions: Vec<Action>,
+    /// The things' ids (`target_id`); a match on id alone, kinds are told apart by action.
+    pub targets: Vec<i64>,
+    /// Entries without a target too (bulk actions name their tokens in the detail).
+    pub untargeted: bool,
+    pub until: NaiveDateTime,
+}
+
+/// The newest `limit` entries `search` describes, newest first: one query down the
+/// `(action, id)` index, bounded by `limit` (the caller reads their details).
+pub fn causes(conn: &mut DbConn, search: &CauseSearch, limit: i64) -> QueryResult<Vec<AuditRow>> {
+    let actions: Vec<&str> = search.actions.iter().map(|a| a.as_str()).collect();
+    let mut q = audit_log::table
+        .select(AuditRow::as_select())
+        .filter(audit_log::action.eq_any(actions))
+        .filter(audit_log::at.le(search.until))
+        .into_boxed();
+    let targets = search.targets.clone();
+    q = match search.untargeted {
+        true => q.filter(
+            audit_log::target_id
+                .eq_any(targets)
+                .or(audit_log::target_id.is_null()),
+        ),
+        false => q.filter(audit_log::target_id.eq_any(targets)),
+    };
+    q.order(audit_log::id.desc()).limit(limit).load(conn)
+}

@@ -409,7 +409,27 @@ async fn detail(
     ctx.insert("payload", &payload);
     ctx.insert("call_id", &c.id);
     ctx.insert("had_record", &c.record_id.is_some());
+    ctx.insert("why", &d.why);
+    if let Some(cause) = &d.caused_by {
+        ctx.insert("caused_by", cause);
+        ctx.insert("caused_at", &show_time(cause.at));
+        ctx.insert("cause_href", &user.is_admin().then(|| audit_link(cause)));
+    }
     user.render("call.html", &ctx)
+}
+
+/// The audit log filtered to the entry `cause`: its action and actor, it on top.
+fn audit_link(cause: &crate::calls::why::CausedBy) -> String {
+    let before = (cause.id + 1).to_string();
+    let query = [
+        ("action", cause.action.as_str()),
+        ("actor", &cause.actor),
+        ("before", &before),
+    ];
+    format!(
+        "/ui/audit?{}",
+        serde_urlencoded::to_string(query).unwrap_or_default()
+    )
 }
 
 /// Server-sent events: each new call matching the filter as a rendered table row.
