@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
+pub mod impact;
 pub mod ingest_doc;
 pub mod me;
 pub mod openapi;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(me::routes)
             .configure(users::routes)
             .configure(endpoints::routes)
+            .configure(impact::routes)
             .configure(schemas::routes)
             .configure(tokens::routes)
             .configure(calls::routes)

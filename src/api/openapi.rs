@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, calls, endpoints, ingest_doc, me, schemas, session, tokens, users};
+use super::{audit, calls, endpoints, impact, ingest_doc, me, schemas, session, tokens, users};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
 use crate::error::{Code, Problem};
@@ -30,6 +30,7 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         calls::list, calls::export, calls::get, calls::stats,
         audit::list,
         schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
+        impact::impact,
         ingest_doc::post_record, ingest_doc::list_records, ingest_doc::get_record,
         ingest_doc::delete_record, ingest_doc::delete_all_records,
     ),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calls;
 pub mod endpoints;
 pub mod idempotency;
+pub mod impact;
 pub mod ids;
 pub mod limits;
 pub mod mappings;

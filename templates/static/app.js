@@ -12,9 +12,22 @@
       return;
     }
     document.getElementById("confirm-text").textContent = form.dataset.confirm;
+    showImpact(form.dataset.impact);
     pending = { form: form, submitter: submitter };
     dialog.showModal();
     document.getElementById("confirm-ok").focus();
+  }
+  // What the cut would have refused, asked of the call log while the dialog is open.
+  function showImpact(src) {
+    var el = document.getElementById("confirm-impact");
+    if (!el) return;
+    el.hidden = true; el.textContent = "";
+    if (!src || !window.fetch) return;
+    el.hidden = false; el.textContent = "Looking at the last 7 days of calls…";
+    fetch(src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (j) { el.textContent = "In the call log, this " + j.summary + "."; })
+      .catch(function () { el.hidden = true; });
   }
   function markConfirmed(form) {
     if (!form.querySelector("input[name=_confirmed]")) {

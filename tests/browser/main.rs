@@ -225,6 +225,17 @@ async fn journey(app: TestApp) {
     b.goto(&format!("/ui/endpoints/{eid}/tokens")).await;
     b.click(&format!("#map-{tid}-POST")).await;
     b.el("#confirm-dialog[open]").await;
+    // The dialog says what the cut would have refused, from the call log.
+    b.wait_text("#confirm-impact", "this would have refused")
+        .await;
+    let impact = b.text("#confirm-impact").await;
+    assert!(
+        impact.contains(
+            "this would have refused 1 call from shop-app in the last 7 days, the last one"
+        ),
+        "{impact}"
+    );
+    b.shot("confirm-with-impact").await;
     b.click("#confirm-ok").await;
     b.wait_text(
         "#inplace-flash",
