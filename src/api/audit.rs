@@ -16,7 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The audit log, newest first, filtered by actor, action, target type and time.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 200, body = AuditPage), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem, description = "A filter value is not valid; `field` names it")))]
 pub async fn list(
     _admin: Admin,

@@ -15,7 +15,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// What disabling a token, a mapping (`token`, `endpoint`, `method`) or an endpoint
 /// would have refused over the last `days`: calls, applications, the last call.
 #[utoipa::path(get, path = "/api/v1/impact", tag = "endpoints", params(ImpactQuery),
-    responses((status = 200, body = ImpactOut), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 200, body = ImpactOut), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn impact(
     _admin: Admin,

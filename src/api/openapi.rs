@@ -6,6 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{audit, calls, endpoints, impact, ingest_doc, me, schemas, session, tokens, users};
+use crate::domain::audit::{Action, Target};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
 use crate::error::{Code, Problem};
@@ -211,6 +212,20 @@ fn precise_properties(doc: &mut serde_json::Value) {
         ("UpdateEndpoint", "max_body_bytes", range(1, BodyLimit::MAX)),
         ("CreateEndpoint", "retention_days", range(1, 36500)),
         ("UpdateEndpoint", "retention_days", range(1, 36500)),
+        // A JSON Schema is an object or a boolean; the mode one of two.
+        ("SchemaIn", "schema", json!({"type": ["object", "boolean"]})),
+        (
+            "PreviewIn",
+            "schema",
+            json!({"type": ["object", "boolean"]}),
+        ),
+        ("SchemaIn", "mode", json!({"enum": ["enforce", "observe"]})),
+        (
+            "SchemaOut",
+            "schema",
+            json!({"type": ["object", "boolean"]}),
+        ),
+        ("DraftOut", "schema", json!({"type": ["object", "boolean"]})),
     ]
     .into_iter()
     .chain(
@@ -276,7 +291,22 @@ fn precise_parameters(doc: &mut serde_json::Value) {
         ("by", choices(&["token", "endpoint"])),
         ("bucket", choices(&["minute", "hour", "day"])),
         ("state", choices(&["active", "inactive", "all"])),
+        ("actor", json!({"minLength": 1, "maxLength": 64})),
+        ("from", json!({"format": "date-time"})),
+        ("to", json!({"format": "date-time"})),
+        ("days", range(1, 90)),
     ];
+    let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+    let targets: Vec<&str> = Target::ALL.iter().map(|t| t.as_str()).collect();
+    let parameters: Vec<(&str, serde_json::Value)> = parameters
+        .into_iter()
+        .chain([
+            ("action", choices(&actions)),
+            ("target_type", choices(&targets)),
+        ])
+        .collect();
+    // The impact of a mapping: one of the methods a mapping has.
+    let mapping_method = choices(&["POST", "GET", "DELETE"]);
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
@@ -287,6 +317,7 @@ fn precise_parameters(doc: &mut serde_json::Value) {
     for (path, item) in paths.iter_mut() {
         let export = path == "/api/v1/calls/export";
         let draft = path == "/api/v1/endpoints/{id}/schema/draft";
+        let impact = path == "/api/v1/impact";
         let Some(item) = item.as_object_mut() else {
             continue;
         };
@@ -299,6 +330,7 @@ fn precise_parameters(doc: &mut serde_json::Value) {
                 let rules = match name.as_str() {
                     "limit" if export => Some(&export_limit),
                     "limit" if draft => Some(&draft_limit),
+                    "method" if impact => Some(&mapping_method),
                     _ => parameters.iter().find(|(n, _)| *n == name).map(|(_, r)| r),
                 };
                 if let Some(rules) = rules {

@@ -83,7 +83,7 @@ pub struct DraftParams {
 
 /// A schema inferred from the endpoint's newest records, for an admin to review and save.
 #[utoipa::path(post, path = "/api/v1/endpoints/{id}/schema/draft", tag = "schemas", params(("id" = i64, Path), DraftParams),
-    responses((status = 200, body = DraftOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = DraftOut), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn draft(
     _admin: Admin,
