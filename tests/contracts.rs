@@ -428,7 +428,12 @@ async fn the_schema_tab_drafts_checks_and_saves(app: TestApp) {
     assert!(saved.contains("Version 1: observe"));
 
     // Which application drifted, and since when: the viewer's share per token.
-    for body in [json!({"coupon": "C1"}), json!({}), json!({"x": 1}), json!({})] {
+    for body in [
+        json!({"coupon": "C1"}),
+        json!({}),
+        json!({"x": 1}),
+        json!({}),
+    ] {
         assert_eq!(app.ingest("orders", m.value(0), body).await.status(), 201);
     }
     let (_, viewer) = ui.get(&format!("/ui/viewer?endpoint={id}")).await;
@@ -445,7 +450,10 @@ async fn the_schema_tab_drafts_checks_and_saves(app: TestApp) {
         .collect();
     assert_eq!(cells, vec!["4", "3", "75 %"], "{row}");
     let (_, unfiltered) = ui.get("/ui/viewer").await;
-    assert!(!unfiltered.contains("id=\"conformance\""), "only asked of one endpoint");
+    assert!(
+        !unfiltered.contains("id=\"conformance\""),
+        "only asked of one endpoint"
+    );
 }
 
 on_each_backend!(

@@ -3,8 +3,9 @@
 //! filters run in SQL and only a page of rows leaves the database.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{count_star, not};
+use diesel::dsl::{count_star, not, sql};
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use super::calls::lower;
 use super::tokens::{StateFilter, TokenRow};
@@ -46,10 +47,16 @@ type Boxed<'a> = tokens::BoxedQuery<'a, MultiBackend>;
 /// of a search of 10,000 tokens); PostgreSQL's `LIKE` needs both sides lowered.
 fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime, sqlite: bool) -> Boxed<'a> {
     let mut q = tokens::table.into_boxed();
-    q = match s.state {
-        StateFilter::Active => q.filter(tokens::active.eq(true)),
-        StateFilter::Inactive => q.filter(tokens::active.eq(false)),
-        StateFilter::All => q,
+    let searching = s.text.as_deref().is_some_and(|t| !t.is_empty());
+    q = match (s.state, sqlite && searching) {
+        // A text search reads every row anyway: on SQLite, `+active` keeps the
+        // planner off the (active, name) index, whose row-by-row lookups made the
+        // scan of 10,000 tokens three times slower than reading the table.
+        (StateFilter::Active, true) => q.filter(sql::<Bool>("(+active) = 1")),
+        (StateFilter::Inactive, true) => q.filter(sql::<Bool>("(+active) = 0")),
+        (StateFilter::Active, false) => q.filter(tokens::active.eq(true)),
+        (StateFilter::Inactive, false) => q.filter(tokens::active.eq(false)),
+        (StateFilter::All, _) => q,
     };
     if let Some(text) = s.text.as_deref().filter(|t| !t.is_empty()) {
         let pattern = super::like_pattern(&text.to_lowercase());
@@ -132,14 +139,19 @@ pub fn search(
     now: NaiveDateTime,
 ) -> QueryResult<(Vec<TokenRow>, i64)> {
     let sqlite = matches!(conn, DbConn::Sqlite(_));
-    let total: i64 = filtered(s, now, sqlite)
-        .select(count_star())
-        .get_result(conn)?;
-    let rows = ordered(filtered(s, now, sqlite), s.sort, s.descending)
+    let rows: Vec<TokenRow> = ordered(filtered(s, now, sqlite), s.sort, s.descending)
         .select(TokenRow::as_select())
         .offset(s.offset)
         .limit(s.limit)
         .load(conn)?;
+    // A first page that is not full holds every match: no second scan to count them
+    // (a search for one application's name is such a page).
+    let total = match s.offset == 0 && (rows.len() as i64) < s.limit {
+        true => rows.len() as i64,
+        false => filtered(s, now, sqlite)
+            .select(count_star())
+            .get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

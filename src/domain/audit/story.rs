@@ -187,7 +187,9 @@ impl<L: Lookup> Say<'_, L> {
                 let version = self.e.detail.get("version").and_then(Value::as_i64);
                 let mode = self.text("mode").unwrap_or("?").to_owned();
                 let version = version.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
-                self.words(&format!("put schema version {version} ({mode}) in force on endpoint "));
+                self.words(&format!(
+                    "put schema version {version} ({mode}) in force on endpoint "
+                ));
             }
             Action::EndpointSchemaDelete => self.words("took the schema out of force on endpoint "),
             Action::EndpointUpdate => {
