@@ -15,6 +15,7 @@ use crate::store;
 /// `GET /api/v1/impact`: a token, an endpoint, or a token's mapping onto an endpoint
 /// and method.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImpactQuery {
     /// The token to cut (alone: every call it makes).
