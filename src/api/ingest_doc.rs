@@ -132,7 +132,9 @@ pub struct RecordsQuery {
         headers(("Location" = String, description = "The record's path, `/e/{slug}/{id}`."),
             ("Idempotent-Replayed" = String, description = "`true` when this answers a repeated `Idempotency-Key`; absent otherwise.")))),
     security(("ingest_bearer" = []), ("ingest_access_token" = []), ()))]
-pub fn post_record() {}
+pub fn post_record() {
+    // Documentation only: src/ingest serves every method of the path in one handler.
+}
 
 /// Read records, oldest first, a page at a time.
 ///
@@ -144,7 +146,9 @@ pub fn post_record() {}
     params(EndpointPath, RecordsQuery),
     responses((status = 200, description = "A page of records.", body = RecordPage)),
     security(("ingest_bearer" = []), ("ingest_access_token" = []), ()))]
-pub fn list_records() {}
+pub fn list_records() {
+    // Documentation only: src/ingest serves every method of the path in one handler.
+}
 
 /// Read one record.
 ///
@@ -153,7 +157,9 @@ pub fn list_records() {}
     params(RecordPath),
     responses((status = 200, description = "The record.", body = Record)),
     security(("ingest_bearer" = []), ("ingest_access_token" = []), ()))]
-pub fn get_record() {}
+pub fn get_record() {
+    // Documentation only: src/ingest serves every method of the path in one handler.
+}
 
 /// Delete one record.
 ///
@@ -163,7 +169,9 @@ pub fn get_record() {}
     params(RecordPath),
     responses((status = 204, description = "Deleted.")),
     security(("ingest_bearer" = []), ("ingest_access_token" = []), ()))]
-pub fn delete_record() {}
+pub fn delete_record() {
+    // Documentation only: src/ingest serves every method of the path in one handler.
+}
 
 /// Delete every record of the endpoint.
 ///
@@ -173,7 +181,9 @@ pub fn delete_record() {}
     params(EndpointPath),
     responses((status = 200, description = "Deleted; how many.", body = RecordsDeleted)),
     security(("ingest_bearer" = []), ("ingest_access_token" = []), ()))]
-pub fn delete_all_records() {}
+pub fn delete_all_records() {
+    // Documentation only: src/ingest serves every method of the path in one handler.
+}
 
 /// What every ingest request can be refused with: the endpoint, the access
 /// decision, the address's throttle and the token's rate, the database's absence
