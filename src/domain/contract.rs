@@ -33,7 +33,7 @@ names!(
 );
 
 /// One way a body breaks the schema: where (a JSON Pointer into the body) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Violation {
     pub pointer: String,
     pub message: String,

@@ -292,14 +292,8 @@ fn conformance(c: &Call) -> String {
     let violations: Vec<crate::domain::contract::Violation> = c
         .detail
         .as_deref()
-        .and_then(|d| serde_json::from_str::<Vec<serde_json::Value>>(d).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| crate::domain::contract::Violation {
-            pointer: v["pointer"].as_str().unwrap_or_default().to_owned(),
-            message: v["message"].as_str().unwrap_or_default().to_owned(),
-        })
-        .collect();
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default();
     let said: Vec<String> = violations
         .iter()
         .map(|v| {
