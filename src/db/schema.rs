@@ -207,6 +207,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        kind -> Text,
+        key -> Text,
+        at -> Timestamp,
+        payload -> Text,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
@@ -228,6 +239,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     calls,
     audit_log,
+    events,
     access_generation,
     limit_windows,
     limit_blocks,

@@ -13,6 +13,7 @@ use crate::domain::audit::{Action, Target};
 use crate::domain::call::TokenKind;
 use crate::domain::contract::SchemaMode;
 use crate::domain::endpoint::{AuthType, IpAllowlist, Method};
+use crate::domain::event::EventKind;
 use crate::domain::token::TokenHash;
 use crate::domain::user::Role;
 
@@ -50,7 +51,8 @@ text_columns!(
     TokenKind,
     IpAllowlist,
     Action,
-    Target
+    Target,
+    EventKind
 );
 
 impl<DB: Backend> ToSql<Binary, DB> for TokenHash

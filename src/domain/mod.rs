@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod call;
 pub mod contract;
 pub mod endpoint;
+pub mod event;
 mod names;
 pub mod page;
 pub mod password;

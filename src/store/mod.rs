@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
+pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod impact;
