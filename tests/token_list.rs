@@ -120,6 +120,27 @@ async fn the_list_searches_filters_sorts_and_pages(app: TestApp) {
     let hint = t["hint"].as_str().unwrap();
     let (_, by_hint) = ui.get(&format!("/ui/tokens?q={}", &hint[..4])).await;
     assert!(by_hint.contains("shop-001"));
+    // The search index follows a change of name or description (and a deletion):
+    // the new text is found, the old no longer; a quote is text too.
+    let res = admin
+        .patch(
+            &format!("/tokens/{}", shop[1]),
+            json!({"name": "ledger-sync", "description": "the \"ledger\" app"}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let (_, renamed) = ui.get("/ui/tokens?q=LEDGER-S").await;
+    assert_eq!(rows(&renamed), 1);
+    let (_, old_name) = ui.get("/ui/tokens?q=shop-002").await;
+    assert_eq!(rows(&old_name), 0);
+    let (_, quoted) = ui.get("/ui/tokens?q=%22ledger%22").await;
+    assert_eq!(rows(&quoted), 1);
+    assert_eq!(admin.delete(&format!("/tokens/{}", shop[1])).await.status(), 204);
+    let (_, deleted) = ui.get("/ui/tokens?q=ledger").await;
+    assert_eq!(rows(&deleted), 0);
+    // Two characters are below the index's reach: the table is read instead.
+    let (_, short) = ui.get("/ui/tokens?q=p-").await;
+    assert_eq!(rows(&short), 50, "every shop-NNN token, first page");
     let (_, none) = ui.get("/ui/tokens?q=100%25_").await;
     assert_eq!(rows(&none), 0, "LIKE's wildcards are text here");
     assert!(none.contains("No token matches these choices."));

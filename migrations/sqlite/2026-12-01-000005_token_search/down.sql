@@ -1,0 +1,4 @@
+DROP TRIGGER tokens_search_update;
+DROP TRIGGER tokens_search_delete;
+DROP TRIGGER tokens_search_insert;
+DROP TABLE tokens_search;
