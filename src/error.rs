@@ -76,6 +76,7 @@ codes! {
     CannotDeleteSelf = "cannot_delete_self", 409, "Conflict";
     NoPrimaryToken = "no_primary_token", 409, "Conflict";
     IdempotencyKeyReused = "idempotency_key_reused", 409, "Conflict";
+    SecretKeyMissing = "secret_key_missing", 409, "Conflict";
     PayloadTooLarge = "payload_too_large", 413, "Payload too large";
     UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type";
     SchemaViolation = "schema_violation", 422, "Body does not conform to the endpoint's schema";

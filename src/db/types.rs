@@ -9,6 +9,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Binary, Text, Timestamp};
 
+use crate::domain::alert::{DeliveryState, EventSet};
 use crate::domain::audit::{Action, Target};
 use crate::domain::call::TokenKind;
 use crate::domain::contract::SchemaMode;
@@ -52,7 +53,9 @@ text_columns!(
     IpAllowlist,
     Action,
     Target,
-    EventKind
+    EventKind,
+    DeliveryState,
+    EventSet
 );
 
 impl<DB: Backend> ToSql<Binary, DB> for TokenHash

@@ -45,6 +45,10 @@ names!(
         UserDelete = "user.delete",
         ApiKeyCreate = "api_key.create",
         ApiKeyDelete = "api_key.delete",
+        AlertTargetCreate = "alert_target.create",
+        AlertTargetUpdate = "alert_target.update",
+        AlertTargetDelete = "alert_target.delete",
+        AlertTargetRotate = "alert_target.secret.rotate",
     }
 );
 
@@ -57,6 +61,7 @@ names!(
         Mapping = "mapping",
         User = "user",
         ApiKey = "api_key",
+        AlertTarget = "alert_target",
     }
 );
 
@@ -74,6 +79,8 @@ impl Action {
             Target::User
         } else if name.starts_with("api_key.") {
             Target::ApiKey
+        } else if name.starts_with("alert_target.") {
+            Target::AlertTarget
         } else {
             Target::Token
         }
@@ -108,6 +115,10 @@ impl Action {
             Action::UserDelete => "User removed",
             Action::ApiKeyCreate => "API key created",
             Action::ApiKeyDelete => "API key revoked",
+            Action::AlertTargetCreate => "Alert target added",
+            Action::AlertTargetUpdate => "Alert target changed",
+            Action::AlertTargetDelete => "Alert target removed",
+            Action::AlertTargetRotate => "Alert target's secret rotated",
         }
     }
 }
@@ -121,6 +132,7 @@ impl Target {
             Target::Mapping => "Mappings",
             Target::User => "Users",
             Target::ApiKey => "API keys",
+            Target::AlertTarget => "Alert targets",
         }
     }
 }
@@ -138,5 +150,6 @@ mod tests {
         assert_eq!(Action::MappingDelete.target(), Target::Mapping);
         assert_eq!(Action::TokenBulkDisable.target(), Target::Token);
         assert_eq!(Action::PrimaryTokenRegenerate.target(), Target::Endpoint);
+        assert_eq!(Action::AlertTargetRotate.target(), Target::AlertTarget);
     }
 }

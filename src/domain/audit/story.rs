@@ -19,6 +19,7 @@ pub enum Kind {
     Token,
     User,
     ApiKey,
+    AlertTarget,
 }
 
 /// A piece of a sentence.
@@ -82,7 +83,7 @@ impl Lookup for Wanted {
             Kind::Endpoint => self.endpoints.insert(id),
             Kind::Token => self.tokens.insert(id),
             Kind::User => self.users.insert(id),
-            Kind::ApiKey => false,
+            Kind::ApiKey | Kind::AlertTarget => false,
         };
         None
     }
@@ -94,7 +95,7 @@ impl Lookup for &Known {
             Kind::Endpoint => self.endpoints.get(&id).cloned(),
             Kind::Token => self.tokens.get(&id).cloned(),
             Kind::User => self.users.get(&id).cloned(),
-            Kind::ApiKey => None,
+            Kind::ApiKey | Kind::AlertTarget => None,
         }
     }
 }
@@ -126,6 +127,7 @@ impl Entry<'_> {
                 Target::Mapping => s.mapping(action),
                 Target::User => s.user(action),
                 Target::ApiKey => s.api_key(action),
+                Target::AlertTarget => s.alert_target(action),
             },
             Err(_) => s.unknown(),
         }
@@ -433,5 +435,6 @@ fn duration(secs: i64) -> String {
     }
 }
 
+mod alert_target;
 #[cfg(test)]
 mod tests;

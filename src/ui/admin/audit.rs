@@ -49,6 +49,7 @@ fn page_of(kind: Kind, id: i64) -> Option<String> {
         Kind::Endpoint => Some(format!("/ui/endpoints/{id}")),
         Kind::User => Some("/ui/users".to_owned()),
         Kind::ApiKey => None,
+        Kind::AlertTarget => Some(format!("/ui/alerts/{id}")),
     }
 }
 

@@ -73,6 +73,10 @@ const SENTENCES: &[(&str, Option<i64>, &str, &str)] = &[
     ("user.delete", Some(5), r#"{"username": "carl"}"#, "ana removed user [carl]"),
     ("api_key.create", Some(1), r#"{"name": "ci", "hint": "abcd…wxyz"}"#, "ana created API key [ci]"),
     ("api_key.delete", Some(1), r#"{}"#, "ana revoked API key [#1]"),
+    ("alert_target.create", Some(4), r#"{"name": "pager", "url": "https://h.example/in", "events": ["token_expired"], "enabled": false}"#, "ana added alert target [pager] (https://h.example/in) for token_expired, disabled"),
+    ("alert_target.update", Some(4), r#"{"target": "pager", "url": "https://h.example/v2"}"#, "ana changed alert target [pager]: address → https://h.example/v2"),
+    ("alert_target.delete", Some(4), r#"{"name": "pager"}"#, "ana removed alert target [pager]"),
+    ("alert_target.secret.rotate", Some(4), r#"{"name": "pager"}"#, "ana rotated the signing secret of alert target [pager]"),
     ("token.explode", Some(3), r#"{}"#, "ana `token.explode` (token #3)"),
 ];
 
