@@ -133,6 +133,15 @@ pub struct ServeArgs {
     /// Session lifetime in hours.
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u32,
+
+    /// Seconds between integration health checks (silent mappings, refusal
+    /// spikes, expiring tokens), which raise the alert events.
+    #[arg(long, env = "PORTICO_HEALTH_CHECK_INTERVAL", default_value_t = 60.0)]
+    pub health_check_interval: f64,
+
+    /// Refusals of one mapping within one 5-minute window that raise `refusals_spike`.
+    #[arg(long, env = "PORTICO_REFUSALS_SPIKE_THRESHOLD", default_value_t = crate::state::DEFAULT_REFUSALS_SPIKE_THRESHOLD)]
+    pub refusals_spike_threshold: i64,
 }
 
 #[derive(Debug, Subcommand)]

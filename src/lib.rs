@@ -71,6 +71,11 @@ pub fn serve_with(
         state.writer.clone(),
         state.clock.clone(),
     ));
+    tokio::spawn(calls::activity::flush_forever(
+        state.activity.clone(),
+        state.writer.clone(),
+    ));
+    tokio::spawn(operations::health::check::check_forever(state.clone()));
     tokio::spawn(replica::watch_forever(state.clone()));
     tokio::spawn(calls::search::index_forever(state.clone()));
     tokio::spawn(limits::poll_forever(

@@ -112,6 +112,10 @@ fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
         max_replica_lag: std::time::Duration::from_secs_f64(
             args.max_replica_lag.clamp(0.0, 86_400.0),
         ),
+        health_check_interval: std::time::Duration::from_secs_f64(
+            args.health_check_interval.clamp(0.1, 86_400.0),
+        ),
+        refusals_spike_threshold: args.refusals_spike_threshold.max(1),
         ..Settings::default()
     };
     let replica = read_replica(url, &args)?;
@@ -143,6 +147,9 @@ fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
         // Stopped: the refusals gathered last are written before the process ends.
         if let Err(e) = state.settle_calls().await {
             tracing::error!(error = %e, "could not write the last refused calls");
+        }
+        if let Err(e) = state.activity.flush(&state.writer).await {
+            tracing::error!(error = %e, "could not write the mappings' last activity");
         }
         std::io::Result::Ok(())
     })?;

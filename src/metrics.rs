@@ -77,6 +77,8 @@ pub struct Metrics {
     replica_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     replica_in_use: Gauge,
     search_lag: Gauge,
+    mappings_silent: Gauge,
+    tokens_expiring: Gauge,
 }
 
 impl Metrics {
@@ -143,6 +145,8 @@ impl Metrics {
                 "Records stored but not yet in the payload search index (SQLite; searches read them directly)",
                 Gauge::default(),
             ),
+            mappings_silent: add(&mut r, "mappings_silent", "Mappings overdue for their expected cadence (last health check)", Gauge::default()),
+            tokens_expiring: add(&mut r, "tokens_expiring", "Active tokens expiring within 14 days (last health check)", Gauge::default()),
             registry: Arc::default(),
         };
         Self {
@@ -221,6 +225,12 @@ impl Metrics {
     /// Records not yet in the payload search index.
     pub fn search_lag(&self, records: i64) {
         self.search_lag.set(records);
+    }
+
+    /// What the last health check found: silent mappings, tokens expiring soon.
+    pub fn health(&self, silent: i64, expiring: i64) {
+        self.mappings_silent.set(silent);
+        self.tokens_expiring.set(expiring);
     }
 
     pub fn exported_rows(&self, rows: u64) {

@@ -22,6 +22,11 @@ pub const DEFAULT_MAX_EXPORTS: usize = 2;
 /// How far behind the primary the read replica may be for viewer reads.
 pub const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
 
+/// How often the integration health check runs.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+/// Refusals of one mapping in 5 minutes that make a spike.
+pub const DEFAULT_REFUSALS_SPIKE_THRESHOLD: i64 = 20;
+
 /// Settings the running server needs (the parsed subset of the configuration).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -41,6 +46,10 @@ pub struct Settings {
     pub max_replica_lag: Duration,
     /// Days the call log keeps a call (0: forever).
     pub call_retention_days: u32,
+    /// How often the integration health check runs (silences, spikes, expiries).
+    pub health_check_interval: Duration,
+    /// Refusals of one mapping in one 5-minute window that make a `refusals_spike`.
+    pub refusals_spike_threshold: i64,
 }
 
 impl Default for Settings {
@@ -54,6 +63,8 @@ impl Default for Settings {
             max_exports: DEFAULT_MAX_EXPORTS,
             max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
             call_retention_days: 0,
+            health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
+            refusals_spike_threshold: DEFAULT_REFUSALS_SPIKE_THRESHOLD,
         }
     }
 }
@@ -77,6 +88,8 @@ pub struct AppState {
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
     /// Refused calls gathered in memory until the writer takes them.
     pub refusals: std::sync::Arc<crate::calls::refusals::Refusals>,
+    /// Mappings' calls counted in memory until the writer adds them to the aggregates.
+    pub activity: std::sync::Arc<crate::calls::activity::Activity>,
     /// One place per pooled connection: reads beyond them wait here, as tasks, not
     /// as blocking threads parked on the pool (which cost a thread each and a
     /// storm of wake-ups under load).
@@ -118,6 +131,7 @@ impl AppState {
             limits: std::sync::Arc::new(limits),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_exports)),
             refusals: std::sync::Arc::new(crate::calls::refusals::Refusals::new(metrics.clone())),
+            activity: std::sync::Arc::default(),
             readers: std::sync::Arc::new(tokio::sync::Semaphore::new(readers)),
             replica: None,
             postgres,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
+pub mod health;
 pub mod impact;
 pub mod ingest_doc;
 pub mod me;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(endpoints::routes)
             .configure(impact::routes)
+            .configure(health::routes)
             .configure(schemas::routes)
             .configure(tokens::routes)
             .configure(calls::routes)

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, calls, endpoints, impact, ingest_doc, me, schemas, session, tokens, users};
+use super::{audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, tokens, users};
 use crate::domain::audit::{Action, Target};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
@@ -32,6 +32,7 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         audit::list,
         schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
         impact::impact,
+        health::list,
         ingest_doc::post_record, ingest_doc::list_records, ingest_doc::get_record,
         ingest_doc::delete_record, ingest_doc::delete_all_records,
     ),
@@ -48,6 +49,7 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         (name = "schemas", description = "Data contracts: an endpoint's JSON Schema, enforced or observed (admin)"),
         (name = "calls", description = "The endpoint data viewer: calls, export and statistics (analyst, admin)"),
         (name = "audit", description = "Who changed what, when (admin)"),
+        (name = "health", description = "Integration health: silent mappings, refusals, expiring tokens (analyst, admin)"),
         (name = "ingest", description = "For external applications: post records to an endpoint and read them back, with a token of their own"),
     )
 )]

@@ -192,7 +192,8 @@ fn parse_mapping_path(path: (i64, i64, String)) -> AppResult<(i64, i64, Method)>
     Ok((id, endpoint_id, method))
 }
 
-/// Map the token onto (endpoint, method), or set that mapping's `enabled`. Idempotent.
+/// Map the token onto (endpoint, method), or set that mapping's `enabled` and its
+/// expected cadence (`expect_every_seconds`, see the Health list). Idempotent.
 #[utoipa::path(put, path = "/api/v1/tokens/{id}/mappings/{endpoint_id}/{method}", tag = "mappings",
     params(("id" = i64, Path), ("endpoint_id" = i64, Path), ("method" = Method, Path)), request_body = PutMapping,
     responses((status = 200, body = MappingOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -204,7 +205,15 @@ pub async fn put_mapping(
     body: ApiJson<PutMapping>,
 ) -> AppResult<HttpResponse> {
     let (id, endpoint_id, method) = parse_mapping_path(path.into_inner())?;
-    let out = mappings::set(&state, &caller, id, endpoint_id, method, body.0.enabled).await?;
+    let expect = body.0.expect()?;
+    let out = mappings::set_with(
+        &state,
+        &caller,
+        (id, endpoint_id, method),
+        body.0.enabled,
+        expect,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 

@@ -3,6 +3,7 @@
 //! The API and the UI share the query parser ([`filter`]), the pages ([`view`]),
 //! exports ([`export`]) and statistics ([`stats`]); the writer executes [`fold`].
 
+pub mod activity;
 pub mod conformance;
 pub mod export;
 pub mod filter;

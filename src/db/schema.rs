@@ -111,6 +111,8 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        expect_every_seconds -> Nullable<Integer>,
+        expect_since -> Nullable<Timestamp>,
     }
 }
 
@@ -218,6 +220,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mapping_activity (token_id, endpoint_id, method) {
+        token_id -> BigInt,
+        endpoint_id -> BigInt,
+        method -> Text,
+        last_call_at -> Nullable<Timestamp>,
+        last_refusal_at -> Nullable<Timestamp>,
+        silent_since -> Nullable<Timestamp>,
+        resumed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mapping_hours (token_id, endpoint_id, method, hour) {
+        token_id -> BigInt,
+        endpoint_id -> BigInt,
+        method -> Text,
+        hour -> Timestamp,
+        calls -> BigInt,
+        refusals -> BigInt,
+    }
+}
+
+diesel::table! {
+    mapping_refusal_windows (token_id, endpoint_id, method, window_start) {
+        token_id -> BigInt,
+        endpoint_id -> BigInt,
+        method -> Text,
+        window_start -> Timestamp,
+        refusals -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
@@ -240,6 +275,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     audit_log,
     events,
+    mapping_activity,
+    mapping_hours,
+    mapping_refusal_windows,
     access_generation,
     limit_windows,
     limit_blocks,

@@ -1,11 +1,13 @@
 //! Plain types and rules: no HTTP, no SQL.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod bounded;
 pub mod call;
 pub mod contract;
 pub mod endpoint;
+pub mod health;
 pub mod event;
 mod names;
 pub mod page;

@@ -174,6 +174,7 @@ async fn handle(
             log_call(&state, call, facts.touch.take(), status).await;
         }
     }
+    count_activity(&state, &facts, &incoming, status);
     state.metrics.observe(
         IngestLabels {
             endpoint: if facts.endpoint_id.is_some() {
@@ -187,6 +188,27 @@ async fn handle(
         incoming.started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// Counts the call for integration health as the call log counts it: a mapping's
+/// (secondary token, endpoint, method) call, accepted or refused.
+fn count_activity(state: &AppState, facts: &CallFacts, incoming: &Incoming, status: StatusCode) {
+    let (TokenKind::Secondary, Some(token_id), Some(endpoint_id)) =
+        (facts.token_kind, facts.token_id, facts.endpoint_id)
+    else {
+        return;
+    };
+    let Ok(method) = incoming.method.as_str().parse::<Method>() else {
+        return;
+    };
+    let key = crate::domain::health::MappingKey {
+        token_id,
+        endpoint_id,
+        method,
+    };
+    state
+        .activity
+        .count(key, incoming.now, status.as_u16() >= 400);
 }
 
 /// Writes the call row and waits for its commit, so the viewer never misses an

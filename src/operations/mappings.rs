@@ -11,6 +11,7 @@ use super::tokens::TokenOut;
 use super::{change, read};
 use crate::domain::audit::Action;
 use crate::domain::endpoint::{primary_methods, Method};
+use crate::domain::health::{ExpectEvery, MappingKey};
 use crate::domain::user::Actor;
 use crate::error::{missing, AppError, AppResult, Code};
 use crate::state::AppState;
@@ -22,6 +23,22 @@ use crate::store::tokens::StateFilter;
 #[serde(deny_unknown_fields)]
 pub struct PutMapping {
     pub enabled: bool,
+    /// How often the application is expected to call, in seconds (60 to 2678400,
+    /// i.e. 31 days): past it without a call the mapping is silent (Health page,
+    /// `mapping_silent`). `null` removes the expectation; absent keeps it.
+    #[serde(default, deserialize_with = "crate::operations::input::double_option")]
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 2678400)]
+    pub expect_every_seconds: Option<Option<i64>>,
+}
+
+impl PutMapping {
+    /// The expected cadence, checked: absent, removed, or within its bounds.
+    pub fn expect(&self) -> AppResult<Option<Option<ExpectEvery>>> {
+        self.expect_every_seconds
+            .map(|e| e.map(ExpectEvery::parse).transpose())
+            .transpose()
+            .map_err(|m| AppError::validation("expect_every_seconds", m))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +49,8 @@ pub struct MappingOut {
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How often the application is expected to call, in seconds (`null`: no expectation).
+    pub expect_every_seconds: Option<i32>,
 }
 
 impl From<MappingRow> for MappingOut {
@@ -43,6 +62,7 @@ impl From<MappingRow> for MappingOut {
             enabled: m.enabled,
             created_at: m.created_at.and_utc(),
             updated_at: m.updated_at.and_utc(),
+            expect_every_seconds: m.expect_every_seconds,
         }
     }
 }
@@ -75,6 +95,18 @@ pub async fn set(
     method: Method,
     enabled: bool,
 ) -> AppResult<MappingOut> {
+    set_with(state, actor, (id, endpoint_id, method), enabled, None).await
+}
+
+/// As [`set`], also setting (`Some(Some)`), removing (`Some(None)`) or keeping
+/// (`None`) the mapping's expected cadence. Idempotent.
+pub async fn set_with(
+    state: &AppState,
+    actor: &Actor,
+    (id, endpoint_id, method): (i64, i64, Method),
+    enabled: bool,
+    expect: Option<Option<ExpectEvery>>,
+) -> AppResult<MappingOut> {
     let row = change(state, actor, move |tx| {
         let t = store::tokens::find(tx.conn, id).map_err(missing("token"))?;
         let e = store::endpoints::find(tx.conn, endpoint_id).map_err(missing("endpoint"))?;
@@ -87,12 +119,23 @@ pub async fn set(
                 ),
             ));
         }
-        let (row, created) = store::mappings::put(tx.conn, id, endpoint_id, method, enabled, tx.now)?;
+        let every = expect.map(|e| e.and_then(|e| i32::try_from(e.seconds()).ok()));
+        let (row, created, expect_changed) =
+            store::mappings::put(tx.conn, id, endpoint_id, method, enabled, every, tx.now)?;
+        if expect_changed {
+            // A new expectation starts afresh: a silence raised under the old one is forgotten.
+            let key = MappingKey { token_id: id, endpoint_id, method };
+            store::activity::clear_silence(tx.conn, &key)?;
+        }
+        let mut detail = serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled,
+            "token": t.name, "endpoint": e.slug});
+        if let Some(every) = every {
+            detail["expect_every_seconds"] = serde_json::json!(every);
+        }
         tx.audit(
             if created { Action::MappingCreate } else { Action::MappingUpdate },
             Some(id),
-            serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled,
-                "token": t.name, "endpoint": e.slug}),
+            detail,
         )?;
         tx.access_changed();
         Ok(row)

@@ -11,6 +11,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod endpoints;
+pub mod health;
 pub mod impact;
 pub mod input;
 pub mod mappings;

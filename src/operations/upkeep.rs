@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::retention::{self, Swept};
 use crate::clock::Clock;
 use crate::db::{self, DbConn, DbPool};
-use crate::domain::password;
+use crate::domain::{health, password};
 use crate::domain::record::IDEMPOTENCY_WINDOW;
 use crate::domain::secret::Password;
 use crate::domain::token::TokenValue;
@@ -51,12 +51,17 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
 
 /// One pass of upkeep: day partitions ahead of need, retention (calls older than
 /// `call_retention_days`, 0: kept; records per endpoint), old idempotency keys,
-/// expired sessions, spent limit windows.
+/// expired sessions, spent limit windows, health buckets past their day.
 pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, call_retention_days: u32) -> AppResult<Swept> {
     let swept = retention::sweep(conn, now, call_retention_days)?;
     store::idempotency::purge_older_than(conn, now - IDEMPOTENCY_WINDOW)?;
     store::users::purge_sessions(conn, now)?;
     store::limits::prune(conn, now - LIMITS_KEPT)?;
+    store::activity::prune(
+        conn,
+        health::hour_of(now) - chrono::TimeDelta::hours(health::HOURS_KEPT),
+        health::window_of(now) - chrono::TimeDelta::hours(1),
+    )?;
     Ok(swept)
 }
 

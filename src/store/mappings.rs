@@ -16,6 +16,8 @@ pub struct MappingRow {
     pub enabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub expect_every_seconds: Option<i32>,
+    pub expect_since: Option<NaiveDateTime>,
 }
 
 #[diesel::dsl::auto_type]
@@ -38,19 +40,26 @@ pub fn find(
         .optional()
 }
 
-/// Creates the mapping or sets its `enabled`; run inside a transaction.
+/// Creates the mapping or sets its `enabled` and, when `expect` is given, its
+/// expected cadence (`Some(None)` removes it; a new value restarts the count from
+/// `now`); run inside a transaction. The row, whether it was created, and whether
+/// the expectation changed.
 pub fn put(
     conn: &mut DbConn,
     token_id: i64,
     endpoint_id: i64,
     method: Method,
     enabled: bool,
+    expect: Option<Option<i32>>,
     now: NaiveDateTime,
-) -> QueryResult<(MappingRow, bool)> {
-    let updated = diesel::update(key(token_id, endpoint_id, method))
-        .set((mappings::enabled.eq(enabled), mappings::updated_at.eq(now)))
-        .execute(conn)?;
-    let created = updated == 0;
+) -> QueryResult<(MappingRow, bool, bool)> {
+    let current = find(conn, token_id, endpoint_id, method)?;
+    let expect_changed = match (&current, expect) {
+        (_, None) => false,
+        (Some(c), Some(e)) => c.expect_every_seconds != e,
+        (None, Some(e)) => e.is_some(),
+    };
+    let created = current.is_none();
     if created {
         diesel::insert_into(mappings::table)
             .values((
@@ -62,11 +71,24 @@ pub fn put(
                 mappings::updated_at.eq(now),
             ))
             .execute(conn)?;
+    } else {
+        diesel::update(key(token_id, endpoint_id, method))
+            .set((mappings::enabled.eq(enabled), mappings::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    if expect_changed {
+        let every = expect.flatten();
+        diesel::update(key(token_id, endpoint_id, method))
+            .set((
+                mappings::expect_every_seconds.eq(every),
+                mappings::expect_since.eq(every.map(|_| now)),
+            ))
+            .execute(conn)?;
     }
     let row = key(token_id, endpoint_id, method)
         .select(MappingRow::as_select())
         .first(conn)?;
-    Ok((row, created))
+    Ok((row, created, expect_changed))
 }
 
 pub fn delete(

@@ -2,9 +2,11 @@
 //! a connection so callers can compose them inside one transaction.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
+pub mod health;
 pub mod events;
 pub mod idempotency;
 pub mod ids;

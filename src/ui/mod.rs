@@ -8,6 +8,7 @@ mod admin;
 mod chart;
 mod endpoints;
 mod errors;
+mod health;
 mod login;
 mod page;
 mod schema;
@@ -52,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(tokens::routes)
             .configure(schema::routes)
             .configure(viewer::routes)
+            .configure(health::routes)
             .configure(admin::routes)
             .default_service(web::to(not_found)),
     );
@@ -94,6 +96,7 @@ fn templates() -> &'static Tera {
             "endpoint_head.html",
             "endpoint_schema.html",
             "audit.html",
+            "health.html",
         ])
         .expect("UI templates are valid (checked by the UI tests)");
         t.register_filter("when", when);

@@ -1,0 +1,192 @@
+//! The Health page: every mapping's last call, calls and refusals in 24 hours,
+//! silence and its token's expiry, the worst first; choices in the address; Renew
+//! in place for expiring tokens (admins).
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::UiUser;
+use crate::error::AppResult;
+use crate::operations::health::{self, HealthPage, HealthQuery, MappingHealth, PAGE_SIZES};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/health").route(web::get().to(page)));
+}
+
+/// The address of the Health page with `q` (empty choices left out).
+fn address(q: &HealthQuery) -> String {
+    let pairs = [
+        ("q", &q.q),
+        ("state", &q.state),
+        ("sort", &q.sort),
+        ("dir", &q.dir),
+        ("page", &q.page),
+        ("per", &q.per),
+    ];
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+    }
+    let query = s.finish();
+    if query.is_empty() {
+        "/ui/health".to_owned()
+    } else {
+        format!("/ui/health?{query}")
+    }
+}
+
+fn changed(q: &HealthQuery, f: impl FnOnce(&mut HealthQuery)) -> String {
+    let mut q = q.clone();
+    f(&mut q);
+    address(&q)
+}
+
+/// "14:02" today, "2026-11-28 14:02" before (UTC).
+fn short_time(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// "every 5 min", "every 2 h", "every 3 days".
+fn cadence(seconds: i32) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!(
+            "every {} day{}",
+            s / 86_400,
+            if s == 86_400 { "" } else { "s" }
+        ),
+        s if s % 3_600 == 0 => format!("every {} h", s / 3_600),
+        s if s % 60 == 0 => format!("every {} min", s / 60),
+        s => format!("every {s} s"),
+    }
+}
+
+/// One row as the page shows it.
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    m: MappingHealth,
+    /// "silent since 14:02", when overdue.
+    silent_text: Option<String>,
+    cadence: Option<String>,
+    last_call: Option<String>,
+    /// Renew is offered (expiring or expired, still active).
+    renewable: bool,
+}
+
+/// A state filter with its count.
+#[derive(Serialize)]
+struct Choice {
+    value: &'static str,
+    label: &'static str,
+    count: i64,
+    url: String,
+    current: bool,
+}
+
+fn choices(q: &HealthQuery, p: &HealthPage) -> Vec<Choice> {
+    let current = q.state.as_deref().map(str::trim).unwrap_or("");
+    [
+        ("", "All", p.counts.all),
+        ("silent", "Silent", p.counts.silent),
+        ("failing", "Failing", p.counts.failing),
+        ("expiring", "Expiring", p.counts.expiring),
+    ]
+    .into_iter()
+    .map(|(value, label, count)| Choice {
+        value,
+        label,
+        count,
+        url: changed(q, |q| {
+            q.state = (!value.is_empty()).then(|| value.to_owned());
+            q.page = None;
+        }),
+        current: value == current,
+    })
+    .collect()
+}
+
+async fn page(
+    user: UiUser,
+    state: web::Data<AppState>,
+    q: web::Query<HealthQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let p = health::page(&state, &q).await?;
+    let now = p.at;
+    let rows: Vec<Row> = p
+        .mappings
+        .iter()
+        .cloned()
+        .map(|m| Row {
+            silent_text: m
+                .silent_since
+                .map(|t| format!("silent since {}", short_time(t, now))),
+            cadence: m.expect_every_seconds.map(cadence),
+            last_call: m.last_call_at.map(|t| short_time(t, now)),
+            renewable: m.token.active && (m.token.expiring || m.token.expired),
+            m,
+        })
+        .collect();
+    let to_page = |n: i64| changed(&q, |q| q.page = (n > 1).then(|| n.to_string()));
+    let mut ctx = user.context("health", "Health");
+    ctx.insert("rows", &rows);
+    ctx.insert("query", &q);
+    ctx.insert("choices", &choices(&q, &p));
+    ctx.insert("page_sizes", &PAGE_SIZES);
+    ctx.insert("per", &p.per);
+    ctx.insert("total", &p.total);
+    ctx.insert("first", &p.first);
+    ctx.insert("last", &p.last);
+    ctx.insert("page_no", &p.page);
+    ctx.insert("pages", &p.pages);
+    ctx.insert("prev", &(p.page > 1).then(|| to_page(p.page - 1)));
+    ctx.insert("next", &(p.page < p.pages).then(|| to_page(p.page + 1)));
+    ctx.insert("clear_url", &changed(&q, |q| *q = HealthQuery::default()));
+    ctx.insert(
+        "filtered",
+        &[&q.q, &q.state]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty())),
+    );
+    ctx.insert("checked_at", &now.format("%H:%M:%S").to_string());
+    user.render("health.html", &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cadences_and_times_read_as_people_say_them() {
+        assert_eq!(cadence(300), "every 5 min");
+        assert_eq!(cadence(7200), "every 2 h");
+        assert_eq!(cadence(86_400), "every 1 day");
+        assert_eq!(cadence(90), "every 90 s");
+        let now = DateTime::parse_from_rfc3339("2026-11-29T18:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-29T14:02:09Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(short_time(t, now), "14:02");
+        assert_eq!(
+            short_time(t - chrono::TimeDelta::days(1), now),
+            "2026-11-28 14:02"
+        );
+        let q = HealthQuery {
+            state: Some("silent".into()),
+            q: Some("shop app".into()),
+            ..HealthQuery::default()
+        };
+        assert_eq!(address(&q), "/ui/health?q=shop+app&state=silent");
+        assert_eq!(address(&HealthQuery::default()), "/ui/health");
+    }
+}
