@@ -80,6 +80,7 @@ codes! {
     PayloadTooLarge = "payload_too_large", 413, "Payload too large";
     UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type";
     SchemaViolation = "schema_violation", 422, "Body does not conform to the endpoint's schema";
+    LifetimeExceeded = "lifetime_exceeded", 422, "Beyond the token lifetime policy";
     RateLimited = "rate_limited", 429, "Too many requests";
     InternalError = "internal_error", 500, "Internal server error";
     ServiceUnavailable = "service_unavailable", 503, "Service unavailable";

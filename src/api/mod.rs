@@ -11,6 +11,7 @@ pub mod me;
 pub mod openapi;
 pub mod schemas;
 pub mod session;
+pub mod settings;
 pub mod tokens;
 pub mod users;
 
@@ -42,7 +43,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(schemas::routes)
             .configure(tokens::routes)
             .configure(calls::routes)
-            .configure(audit::routes),
+            .configure(audit::routes)
+            .configure(settings::routes),
     );
 }
 

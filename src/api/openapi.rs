@@ -5,7 +5,10 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, tokens, users};
+use super::{
+    audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, settings, tokens,
+    users,
+};
 use crate::domain::audit::{Action, Target};
 use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
@@ -32,6 +35,7 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         audit::list,
         schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
         impact::impact,
+        settings::get_token_policy, settings::put_token_policy,
         health::list,
         ingest_doc::post_record, ingest_doc::list_records, ingest_doc::get_record,
         ingest_doc::delete_record, ingest_doc::delete_all_records,
@@ -49,6 +53,7 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         (name = "schemas", description = "Data contracts: an endpoint's JSON Schema, enforced or observed (admin)"),
         (name = "calls", description = "The endpoint data viewer: calls, export and statistics (analyst, admin)"),
         (name = "audit", description = "Who changed what, when (admin)"),
+        (name = "settings", description = "Instance-wide settings: the token lifetime policy (admin)"),
         (name = "health", description = "Integration health: silent mappings, refusals, expiring tokens (analyst, admin)"),
         (name = "ingest", description = "For external applications: post records to an endpoint and read them back, with a token of their own"),
     )
@@ -207,6 +212,9 @@ fn precise_properties(doc: &mut serde_json::Value) {
             json!({"minItems": 1, "maxItems": 1000}),
         ),
         ("RegenerateToken", "grace_seconds", range(0, Grace::MAX)),
+        ("RenewToken", "days", range(1, 3650)),
+        ("PutTokenPolicy", "default_expiry_days", range(1, 3650)),
+        ("PutTokenPolicy", "max_lifetime_days", range(1, 3650)),
         ("CreateApiKey", "name", text(1, 200)),
         ("CreateToken", "rate_limit_per_minute", range(1, 1_000_000)),
         ("UpdateToken", "rate_limit_per_minute", range(1, 1_000_000)),
@@ -293,6 +301,7 @@ fn precise_parameters(doc: &mut serde_json::Value) {
         ("by", choices(&["token", "endpoint"])),
         ("bucket", choices(&["minute", "hour", "day"])),
         ("state", choices(&["active", "inactive", "all"])),
+        ("expiry", choices(&["soon", "expired", "beyond_max"])),
         ("actor", json!({"minLength": 1, "maxLength": 64})),
         ("from", json!({"format": "date-time"})),
         ("to", json!({"format": "date-time"})),

@@ -11,7 +11,8 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::operations::mappings::{self, MappingOut, PutMapping};
 use crate::operations::tokens::lifecycle::{self, BulkRequest, BulkResult, Lifecycle};
 use crate::operations::tokens::{
-    self as ops, CreateToken, RegenerateToken, StateParam, TokenOut, TokenWithValue, UpdateToken,
+    self as ops, CreateToken, RegenerateToken, RenewToken, TokenListParams, TokenOut,
+    TokenWithValue, UpdateToken,
 };
 use crate::state::AppState;
 
@@ -41,15 +42,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// List tokens (active ones unless `state` says otherwise).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(StateParam),
+/// List tokens (active ones unless `state` says otherwise), optionally by expiry:
+/// `expiry=beyond_max` lists those beyond the lifetime policy's maximum.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenListParams),
     responses((status = 200, body = [TokenOut]), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     _admin: Admin,
     state: web::Data<AppState>,
-    q: ApiQuery<StateParam>,
+    q: ApiQuery<TokenListParams>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(ops::list(&state, q.validate()?).await?))
+    Ok(HttpResponse::Ok().json(ops::list(&state, q.0).await?))
 }
 
 /// Create a token; its value is in this response only.
@@ -107,7 +109,9 @@ pub async fn delete(
 }
 
 /// Replace the value. With `grace_seconds` the old value keeps working that long
-/// (the token shows as `rotating`); without, it stops at once.
+/// (the token shows as `rotating`); without, it stops at once. With `expires_at`
+/// the token gets a new expiry too (beyond the lifetime policy's maximum: `422
+/// lifetime_exceeded`).
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", tag = "tokens", params(("id" = i64, Path)), request_body(content = Option<RegenerateToken>),
     responses((status = 200, body = TokenWithValue), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -117,11 +121,7 @@ pub async fn regenerate(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let req: RegenerateToken = if body.iter().all(u8::is_ascii_whitespace) {
-        RegenerateToken::default()
-    } else {
-        super::parse_json::<Option<RegenerateToken>>(&body)?.unwrap_or_default()
-    };
+    let req = optional_body::<RegenerateToken>(&body)?;
     let out = ops::regenerate(&state, &caller, id.into_inner(), req.validate()?).await?;
     Ok(HttpResponse::Ok().json(out))
 }
@@ -150,16 +150,29 @@ pub async fn activate(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Set the expiry to one year from now.
-#[utoipa::path(post, path = "/api/v1/tokens/{id}/renew", tag = "tokens", params(("id" = i64, Path)),
-    responses((status = 200, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Extend the expiry from now: by the lifetime policy's default (a year without
+/// one), capped at its maximum; or by `days`, refused beyond the maximum with
+/// `422 lifetime_exceeded`.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/renew", tag = "tokens", params(("id" = i64, Path)), request_body(content = Option<RenewToken>),
+    responses((status = 200, body = TokenOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn renew(
     Admin(caller): Admin,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let out = lifecycle::apply(&state, &caller, id.into_inner(), Lifecycle::Renew).await?;
+    let days = optional_body::<RenewToken>(&body)?.validate()?;
+    let out = lifecycle::apply(&state, &caller, id.into_inner(), Lifecycle::Renew(days)).await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// An optional JSON body: none (or only whitespace, or `null`) is the default.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> AppResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    Ok(super::parse_json::<Option<T>>(body)?.unwrap_or_default())
 }
 
 /// Enable, disable, deactivate, activate or delete many tokens at once: all or nothing.

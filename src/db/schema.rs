@@ -221,6 +221,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_policy (id) {
+        id -> Integer,
+        default_expiry_days -> Nullable<Integer>,
+        max_lifetime_days -> Nullable<Integer>,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     mapping_activity (token_id, endpoint_id, method) {
         token_id -> BigInt,
         endpoint_id -> BigInt,
@@ -282,4 +292,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     limit_windows,
     limit_blocks,
     login_failures,
+    token_policy,
 );

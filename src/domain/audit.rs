@@ -45,6 +45,7 @@ names!(
         UserDelete = "user.delete",
         ApiKeyCreate = "api_key.create",
         ApiKeyDelete = "api_key.delete",
+        SettingsTokenPolicy = "settings.token_policy",
         AlertTargetCreate = "alert_target.create",
         AlertTargetUpdate = "alert_target.update",
         AlertTargetDelete = "alert_target.delete",
@@ -61,6 +62,8 @@ names!(
         Mapping = "mapping",
         User = "user",
         ApiKey = "api_key",
+        /// An instance-wide setting (no `target_id`).
+        Settings = "settings",
         AlertTarget = "alert_target",
     }
 );
@@ -79,6 +82,8 @@ impl Action {
             Target::User
         } else if name.starts_with("api_key.") {
             Target::ApiKey
+        } else if name.starts_with("settings.") {
+            Target::Settings
         } else if name.starts_with("alert_target.") {
             Target::AlertTarget
         } else {
@@ -115,6 +120,7 @@ impl Action {
             Action::UserDelete => "User removed",
             Action::ApiKeyCreate => "API key created",
             Action::ApiKeyDelete => "API key revoked",
+            Action::SettingsTokenPolicy => "Token lifetime policy changed",
             Action::AlertTargetCreate => "Alert target added",
             Action::AlertTargetUpdate => "Alert target changed",
             Action::AlertTargetDelete => "Alert target removed",
@@ -132,6 +138,7 @@ impl Target {
             Target::Mapping => "Mappings",
             Target::User => "Users",
             Target::ApiKey => "API keys",
+            Target::Settings => "Settings",
             Target::AlertTarget => "Alert targets",
         }
     }

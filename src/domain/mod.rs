@@ -20,4 +20,5 @@ pub mod text;
 pub mod throttle;
 pub mod timeline;
 pub mod token;
+pub mod token_policy;
 pub mod user;

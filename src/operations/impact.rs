@@ -1,16 +1,21 @@
 //! Impact before a cut: what disabling a token, a mapping or an endpoint (or
-//! deactivating, deleting, regenerating without grace) would have refused, judged
-//! by the calls it accepted over the last days.
+//! deactivating, deleting, regenerating without grace, narrowing an allowlist)
+//! would have refused, judged by the calls it accepted over the last days.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::net::IpAddr;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::input::field;
 use super::read;
-use crate::domain::endpoint::Method;
+use crate::db::DbConn;
+use crate::domain::endpoint::{IpAllowlist, Method};
 use crate::error::{missing, AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
+use crate::store::impact::ImpactRow;
 
 /// `GET /api/v1/impact`: a token, an endpoint, or a token's mapping onto an endpoint
 /// and method.
@@ -27,6 +32,10 @@ pub struct ImpactQuery {
     pub method: Option<String>,
     /// The period looked back on: 1 to 90 days (default 7).
     pub days: Option<i64>,
+    /// A new IP allowlist for `token` or `endpoint` (one of them, no `method`):
+    /// addresses and CIDR networks separated by commas. The answer is then what it
+    /// would have refused: the accepted calls from addresses outside it.
+    pub allowlist: Option<String>,
 }
 
 /// One application the cut would have refused.
@@ -87,6 +96,71 @@ fn summary(out: &ImpactOut, now: DateTime<Utc>) -> String {
     )
 }
 
+/// The query's allowlist, if any, with the rules it brings.
+fn allowlist_of(q: &ImpactQuery, method: Option<Method>) -> AppResult<Option<IpAllowlist>> {
+    let Some(text) = q.allowlist.as_deref() else {
+        return Ok(None);
+    };
+    let entries: Vec<&str> = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Err(AppError::validation(
+            "allowlist",
+            "give at least one address or network",
+        ));
+    }
+    if q.token.is_some() && q.endpoint.is_some() {
+        return Err(AppError::validation(
+            "allowlist",
+            "is a token's or an endpoint's: give one of them, not both",
+        ));
+    }
+    if method.is_some() {
+        return Err(AppError::validation(
+            "method",
+            "does not go with an allowlist",
+        ));
+    }
+    field("allowlist", IpAllowlist::parse(&entries)).map(Some)
+}
+
+/// The accepted calls per credential since `since`, only those from addresses
+/// outside `allowlist` when one is given (an address that does not parse is outside,
+/// as the access decision has it).
+fn accepted(
+    conn: &mut DbConn,
+    (token, endpoint, method): (Option<i64>, Option<i64>, Option<Method>),
+    allowlist: Option<&IpAllowlist>,
+    since: NaiveDateTime,
+) -> AppResult<Vec<ImpactRow>> {
+    let Some(list) = allowlist else {
+        return Ok(store::impact::accepted_since(
+            conn, token, endpoint, method, since,
+        )?);
+    };
+    let mut out: Vec<ImpactRow> = Vec::new();
+    for (row, addr) in store::impact::accepted_by_address(conn, token, endpoint, since)? {
+        if addr.parse::<IpAddr>().is_ok_and(|ip| list.allows(ip)) {
+            continue;
+        }
+        match out
+            .iter_mut()
+            .find(|r| r.token_id == row.token_id && r.token_kind == row.token_kind)
+        {
+            Some(r) => {
+                r.calls += row.calls;
+                r.last = r.last.max(row.last);
+            }
+            None => out.push(row),
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.calls));
+    Ok(out)
+}
+
 pub async fn impact(state: &AppState, q: ImpactQuery) -> AppResult<ImpactOut> {
     let days = q.days.unwrap_or(7);
     if !(1..=90).contains(&days) {
@@ -109,6 +183,7 @@ pub async fn impact(state: &AppState, q: ImpactQuery) -> AppResult<ImpactOut> {
         (_, None, Some(_)) => return Err(AppError::validation("method", "needs an endpoint")),
         _ => {}
     }
+    let allowlist = allowlist_of(&q, method)?;
     let now = state.clock.now();
     let since = now - TimeDelta::days(days);
     let (token, endpoint) = (q.token, q.endpoint);
@@ -119,9 +194,7 @@ pub async fn impact(state: &AppState, q: ImpactQuery) -> AppResult<ImpactOut> {
         if let Some(e) = endpoint {
             store::endpoints::find(conn, e).map_err(missing("endpoint"))?;
         }
-        Ok(store::impact::accepted_since(
-            conn, token, endpoint, method, since,
-        )?)
+        accepted(conn, (token, endpoint, method), allowlist.as_ref(), since)
     })
     .await?;
     let applications: Vec<AppImpact> = rows

@@ -19,6 +19,7 @@ pub mod primary_tokens;
 pub mod retention;
 pub mod schemas;
 pub mod sessions;
+pub mod token_policy;
 pub mod tokens;
 pub mod upkeep;
 pub mod users;

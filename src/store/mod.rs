@@ -19,6 +19,7 @@ pub mod replication;
 pub mod schemas;
 pub mod search;
 pub mod token_search;
+pub mod token_policy;
 pub mod tokens;
 pub mod users;
 

@@ -68,9 +68,11 @@ fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime, sqlite: bool) -> Boxed<'
             // The trigram index names the few tokens that can match; the `LIKE`s
             // below keep the answer exactly what a scan would give.
             q = q.filter(
-                sql::<Bool>("tokens.id IN (SELECT rowid FROM tokens_search WHERE tokens_search MATCH ")
-                    .bind::<Text, _>(fts_phrase(text))
-                    .sql(")"),
+                sql::<Bool>(
+                    "tokens.id IN (SELECT rowid FROM tokens_search WHERE tokens_search MATCH ",
+                )
+                .bind::<Text, _>(fts_phrase(text))
+                .sql(")"),
             );
         }
         q = if sqlite {
@@ -106,7 +108,11 @@ fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime, sqlite: bool) -> Boxed<'
     }
     match s.beyond_max {
         Some(Some(latest)) => {
-            q = q.filter(tokens::expires_at.is_null().or(tokens::expires_at.gt(latest)));
+            q = q.filter(
+                tokens::expires_at
+                    .is_null()
+                    .or(tokens::expires_at.gt(latest)),
+            );
         }
         Some(None) => q = q.filter(sql::<Bool>("1 = 0")),
         None => {}
@@ -184,7 +190,9 @@ pub fn search(
 /// How many tokens `s` selects (its paging ignored).
 pub fn count(conn: &mut DbConn, s: &TokenSearch, now: NaiveDateTime) -> QueryResult<i64> {
     let sqlite = matches!(conn, DbConn::Sqlite(_));
-    filtered(s, now, sqlite).select(count_star()).get_result(conn)
+    filtered(s, now, sqlite)
+        .select(count_star())
+        .get_result(conn)
 }
 
 /// The ids of every token `s` selects (its paging ignored), up to `cap` of them:

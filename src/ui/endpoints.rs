@@ -7,13 +7,14 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::page::redirect_with;
-use super::{int_field, list_field, token_list, UiForm, UiUser};
+use super::{cuts, int_field, list_field, token_list, UiForm, UiUser};
 use crate::domain::endpoint::{primary_methods, AuthType, Method};
 use crate::domain::reveal::Shown;
 use crate::error::{AppError, AppResult};
 use crate::operations::endpoints::{
     self as ops, CreateEndpoint, EndpointOut, PrimaryTokenInfo, UpdateEndpoint,
 };
+use crate::operations::impact::ImpactQuery;
 use crate::operations::tokens::listing::{self, TokenListQuery};
 use crate::operations::tokens::TokenOut;
 use crate::operations::{mappings, primary_tokens};
@@ -134,6 +135,9 @@ async fn save(
 ) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
+    if let Some(page) = confirm_allowlist(&form, &state, id).await {
+        return page;
+    }
     let req = (|| {
         Ok::<_, AppError>(UpdateEndpoint {
             slug: Some(form.text("slug").trim().to_owned()),
@@ -165,6 +169,22 @@ async fn save(
     }
 }
 
+/// A changed allowlist is confirmed first, with what it would have refused.
+async fn confirm_allowlist(
+    form: &UiForm,
+    state: &AppState,
+    id: i64,
+) -> Option<AppResult<HttpResponse>> {
+    form.get("ip_allowlist").filter(|v| !v.trim().is_empty())?;
+    let e = ops::get(state, id).await.ok()?;
+    let question = format!(
+        "Save the new IP allowlist of endpoint {}? Calls to it from any other address are refused at once.",
+        e.slug
+    );
+    let current = e.ip_allowlist.as_ref();
+    cuts::confirm_allowlist(form, state, cuts::of(None, Some(id)), current, &question).await
+}
+
 async fn set_enabled(
     form: UiForm,
     state: web::Data<AppState>,
@@ -174,9 +194,14 @@ async fn set_enabled(
     let id = id.into_inner();
     let on = form.flag("enabled");
     if !on {
-        if let Some(page) = form.confirm(
-            "Disable this endpoint? Every call to it will be refused with 403 until it is enabled again.",
-        ) {
+        if let Some(page) = form
+            .confirm_impact(
+                "Disable this endpoint? Every call to it will be refused with 403 until it is enabled again.",
+                &state,
+                cuts::of(None, Some(id)),
+            )
+            .await
+        {
             return page;
         }
     }
@@ -196,9 +221,14 @@ async fn delete(
 ) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
-    if let Some(page) = form.confirm(
-        "Delete this endpoint with all its records, primary tokens and mappings? Its calls stay in the data viewer. This cannot be undone.",
-    ) {
+    if let Some(page) = form
+        .confirm_impact(
+            "Delete this endpoint with all its records, primary tokens and mappings? Its calls stay in the data viewer. This cannot be undone.",
+            &state,
+            cuts::of(None, Some(id)),
+        )
+        .await
+    {
         return page;
     }
     match ops::delete(&state, form.caller(), id).await {
@@ -388,8 +418,14 @@ pub async fn mapping_action(
         )),
         _ => None,
     };
-    if let Some(page) = question.and_then(|q| form.confirm(&q)) {
-        return page;
+    if let Some(q) = question {
+        let mapping = ImpactQuery {
+            method: Some(method.as_str().to_owned()),
+            ..cuts::of(Some(token_id), Some(endpoint_id))
+        };
+        if let Some(page) = form.confirm_impact(&q, state, mapping).await {
+            return page;
+        }
     }
     let result = match action {
         "on" | "off" => mappings::set(

@@ -6,12 +6,14 @@
 
 mod admin;
 mod chart;
+mod cuts;
 mod endpoints;
 mod errors;
 mod health;
 mod login;
 mod page;
 mod schema;
+mod settings;
 mod token_list;
 mod tokens;
 mod viewer;
@@ -55,6 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(viewer::routes)
             .configure(health::routes)
             .configure(admin::routes)
+            .configure(settings::routes)
             .default_service(web::to(not_found)),
     );
 }
@@ -97,6 +100,7 @@ fn templates() -> &'static Tera {
             "endpoint_schema.html",
             "audit.html",
             "health.html",
+            "settings.html",
         ])
         .expect("UI templates are valid (checked by the UI tests)");
         t.register_filter("when", when);

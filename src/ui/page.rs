@@ -17,6 +17,7 @@ use crate::domain::reveal::Shown;
 use crate::domain::token::{TokenHash, TokenValue};
 use crate::domain::user::Actor;
 use crate::error::{AppError, AppResult, Code};
+use crate::operations::impact::{self, ImpactQuery};
 use crate::operations::sessions;
 use crate::state::AppState;
 
@@ -344,6 +345,32 @@ impl UiForm {
         if self.flag("_confirmed") {
             return None;
         }
+        self.ask(question, None)
+    }
+
+    /// [`UiForm::confirm`] for a cut: the page without JavaScript also says what the
+    /// cut would have refused (`q`, asked of the call log only when the page is
+    /// shown; the dialog asks `GET /api/v1/impact` itself).
+    pub async fn confirm_impact(
+        &self,
+        question: &str,
+        state: &AppState,
+        q: ImpactQuery,
+    ) -> Option<AppResult<HttpResponse>> {
+        if self.flag("_confirmed") {
+            return None;
+        }
+        let figure = match self.inplace {
+            true => None,
+            false => impact::impact(state, q)
+                .await
+                .ok()
+                .map(|i| format!("In the call log, this {}.", i.summary)),
+        };
+        self.ask(question, figure.as_deref())
+    }
+
+    fn ask(&self, question: &str, impact: Option<&str>) -> Option<AppResult<HttpResponse>> {
         if self.inplace {
             let reply = inplace_reply(
                 StatusCode::PRECONDITION_REQUIRED,
@@ -355,6 +382,7 @@ impl UiForm {
         }
         let mut ctx = self.user.context("", "Please confirm");
         ctx.insert("question", question);
+        ctx.insert("impact", &impact);
         ctx.insert("action", &self.user.path);
         let fields: Vec<&(String, String)> = self
             .fields
@@ -373,7 +401,12 @@ fn fail(to: &str, e: AppError) -> AppResult<HttpResponse> {
         AppError::Validation(..) | AppError::RateLimited { .. } => {
             Ok(redirect_with(to, "error", e.detail()))
         }
-        AppError::Refused(code, _) if code.status() == StatusCode::CONFLICT => {
+        AppError::Refused(code, _)
+            if matches!(
+                code.status(),
+                StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
+            ) =>
+        {
             Ok(redirect_with(to, "error", e.detail()))
         }
         AppError::Refused(Code::NotFound, detail) => {

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::page::redirect_with;
-use super::{int_field, list_field, time_field, token_list, UiForm, UiUser};
+use super::{cuts, int_field, list_field, time_field, token_list, UiForm, UiUser};
 use crate::domain::endpoint::primary_methods;
 use crate::domain::reveal::Shown;
 use crate::error::{AppError, AppResult};
@@ -14,7 +14,7 @@ use crate::operations::tokens::listing::{self, TokenListQuery};
 use crate::operations::tokens::{
     self as ops, CreateToken, RegenerateToken, TokenOut, TokenWithValue, UpdateToken,
 };
-use crate::operations::{endpoints, mappings};
+use crate::operations::{endpoints, mappings, token_policy};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -61,15 +61,17 @@ async fn list(
         })
         .collect();
     let mut ctx = user.context("tokens", "Endpoint tokens");
+    ctx.insert("policy", &token_policy::get(&state).await?);
     token_list::insert(&mut ctx, "/ui/tokens", &q, &page);
     ctx.insert("tokens", &page.tokens);
     ctx.insert("endpoints", &endpoints);
     user.render("tokens.html", &ctx)
 }
 
-async fn new_page(user: UiUser) -> AppResult<HttpResponse> {
+async fn new_page(user: UiUser, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     user.require_admin()?;
-    let ctx = user.context("tokens", "New endpoint token");
+    let mut ctx = user.context("tokens", "New endpoint token");
+    ctx.insert("policy", &token_policy::get(&state).await?);
     user.render("token_new.html", &ctx)
 }
 
@@ -84,7 +86,11 @@ async fn create(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpRespo
             name: form.text("name").trim().to_owned(),
             description: form.text("description"),
             enabled: form.flag("enabled"),
-            expires_at: expiry(&form)?,
+            // Empty: the lifetime policy's default; "never expires" ticked: none.
+            expires_at: match form.flag("never_expires") {
+                true => Some(None),
+                false => expiry(&form)?.map(Some),
+            },
             rate_limit_per_minute: int_field(&form, "rate_limit_per_minute")?,
             ip_allowlist: list_field(&form.text("ip_allowlist")),
         })
@@ -217,13 +223,22 @@ async fn save(
 ) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let id = id.into_inner();
+    let back = format!("/ui/tokens/{id}");
+    if let Some(page) = confirm_allowlist(&form, &state, id).await {
+        return page;
+    }
     let req = (|| {
+        // The expiry as the page showed it is no change (the policy meets only changes).
+        let expires_at = match form.get("expires_was") == form.get("expires_at") {
+            true => None,
+            false => Some(expiry(&form)?),
+        };
         Ok::<_, AppError>(UpdateToken {
             name: Some(form.text("name").trim().to_owned()),
             description: Some(form.text("description")),
             // The enabled switch sits beside the token's state, not in this form.
             enabled: None,
-            expires_at: Some(expiry(&form)?),
+            expires_at,
             rate_limit_per_minute: Some(int_field(&form, "rate_limit_per_minute")?),
             ip_allowlist: Some(list_field(&form.text("ip_allowlist"))),
         })
@@ -232,7 +247,23 @@ async fn save(
         Ok(patch) => ops::update(&state, form.caller(), id, patch).await,
         Err(e) => Err(e),
     };
-    form.finish(&format!("/ui/tokens/{id}"), result, |_| "Saved.".into())
+    form.finish(&back, result, |_| "Saved.".into())
+}
+
+/// A changed allowlist is confirmed first, with what it would have refused.
+async fn confirm_allowlist(
+    form: &UiForm,
+    state: &AppState,
+    id: i64,
+) -> Option<AppResult<HttpResponse>> {
+    form.get("ip_allowlist").filter(|v| !v.trim().is_empty())?;
+    let t = ops::get(state, id).await.ok()?;
+    let question = format!(
+        "Save the new IP allowlist of {}? Calls with it from any other address are refused at once.",
+        t.name
+    );
+    let current = t.ip_allowlist.as_ref();
+    cuts::confirm_allowlist(form, state, cuts::of(Some(id), None), current, &question).await
 }
 
 async fn set_enabled(
@@ -242,10 +273,12 @@ async fn set_enabled(
 ) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
     let on = form.flag("enabled");
+    let id = id.into_inner();
     if !on {
-        if let Some(page) = form.confirm(
+        if let Some(page) = form.confirm_impact(
             "Disable this token? Every application using it is refused (403) until it is enabled again.",
-        ) {
+            &state, cuts::of(Some(id), None),
+        ).await {
             return page;
         }
     }
@@ -254,7 +287,7 @@ async fn set_enabled(
         ..UpdateToken::default()
     };
     let r = match req.validate() {
-        Ok(patch) => ops::update(&state, form.caller(), id.into_inner(), patch).await,
+        Ok(patch) => ops::update(&state, form.caller(), id, patch).await,
         Err(e) => Err(e),
     };
     form.finish("/ui/tokens", r, |t| {
@@ -275,7 +308,7 @@ async fn lifecycle(
     let what = match form.get("action") {
         Some("deactivate") => Lifecycle::Deactivate,
         Some("activate") => Lifecycle::Activate,
-        Some("renew") => Lifecycle::Renew,
+        Some("renew") => Lifecycle::Renew(None),
         _ => {
             return form.fail(
                 "/ui/tokens",
@@ -283,18 +316,20 @@ async fn lifecycle(
             )
         }
     };
+    let id = id.into_inner();
     if what == Lifecycle::Deactivate {
-        if let Some(page) = form.confirm(
+        if let Some(page) = form.confirm_impact(
             "Deactivate this token? It stops working at once and is hidden from the default list; its history is kept and it can be activated again.",
-        ) {
+            &state, cuts::of(Some(id), None),
+        ).await {
             return page;
         }
     }
-    let r = lifecycle::apply(&state, form.caller(), id.into_inner(), what).await;
+    let r = lifecycle::apply(&state, form.caller(), id, what).await;
     form.finish("/ui/tokens", r, |t| match what {
         Lifecycle::Deactivate => format!("{} deactivated.", t.name),
         Lifecycle::Activate => format!("{} activated.", t.name),
-        Lifecycle::Renew => format!(
+        Lifecycle::Renew(_) => format!(
             "{} renewed until {}.",
             t.name,
             t.expires_at.map(super::show_time).unwrap_or_default()
@@ -313,15 +348,21 @@ async fn rotate(
         Ok(g) => g.unwrap_or(0),
         Err(e) => return form.fail(&format!("/ui/tokens/{id}"), e),
     };
-    if let Some(page) = form.confirm(if grace == 0 {
-        "Generate a new value for this token? The current value stops working at once."
-    } else {
-        "Generate a new value for this token? The current value keeps working for the grace period you chose."
-    }) {
+    let asked = match grace {
+        0 => form.confirm_impact(
+            "Generate a new value for this token? The current value stops working at once.",
+            &state, cuts::of(Some(id), None),
+        ).await,
+        _ => form.confirm(
+            "Generate a new value for this token? The current value keeps working for the grace period you chose.",
+        ),
+    };
+    if let Some(page) = asked {
         return page;
     }
     let grace = RegenerateToken {
         grace_seconds: grace,
+        expires_at: None,
     }
     .validate();
     let result = match grace {
@@ -344,12 +385,14 @@ async fn delete(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     form.user.require_admin()?;
-    if let Some(page) = form.confirm(
+    let id = id.into_inner();
+    if let Some(page) = form.confirm_impact(
         "Delete this token for good? Applications using it are refused at once; its calls keep its name in the data viewer. This cannot be undone.",
-    ) {
+        &state, cuts::of(Some(id), None),
+    ).await {
         return page;
     }
-    match ops::delete(&state, form.caller(), id.into_inner()).await {
+    match ops::delete(&state, form.caller(), id).await {
         Ok(()) => Ok(redirect_with("/ui/tokens", "ok", "Token deleted.")),
         Err(e) => form.fail("/ui/tokens", e),
     }

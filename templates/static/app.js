@@ -46,12 +46,30 @@
       : document.querySelectorAll("input[name=ids][form=" + form.id + "]:checked").length + " selected token(s)";
     return action.charAt(0).toUpperCase() + action.slice(1) + " " + which + "? Applications using them are refused at once.";
   }
+  // An allowlist's entries as typed: one address or network per line or comma.
+  function allowlistEntries(text) {
+    return text.split(/[,\n]/).map(function (s) { return s.trim(); }).filter(function (s) { return s; });
+  }
+  // A form whose allowlist changed to a narrower one asks first, saying what the new
+  // allowlist would have refused (the server asks the same without JavaScript).
+  function allowlistQuestion(form) {
+    var area = form.querySelector("textarea[data-allowlist]");
+    if (!area) return;
+    var now = allowlistEntries(area.value), was = allowlistEntries(area.defaultValue);
+    if (now.length && now.join(",") !== was.join(",")) {
+      form.dataset.confirm = form.dataset.allowlistConfirm;
+      form.dataset.impact = form.dataset.allowlistImpact + "&allowlist=" + encodeURIComponent(now.join(","));
+    } else {
+      delete form.dataset.confirm; delete form.dataset.impact;
+    }
+  }
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (form.hasAttribute("data-bulk")) {
       var q = bulkQuestion(form);
       if (q) { form.dataset.confirm = q; } else { delete form.dataset.confirm; }
     }
+    if (form.hasAttribute("data-allowlist-impact") && !form.querySelector("input[name=_confirmed]")) allowlistQuestion(form);
     if (form.dataset && form.dataset.confirm && !form.querySelector("input[name=_confirmed]")) {
       e.preventDefault();
       confirmSubmit(form, e.submitter);
@@ -70,7 +88,9 @@
     var data = new URLSearchParams(new FormData(form));
     var focusId = submitter && submitter.id;
     var dialog = form.closest("dialog");
-    var table = form.closest("table[id]");
+    // The part of the page read again: a marked region (a list with its count and
+    // pager), else the table the form sits in.
+    var table = form.closest("[data-region][id]") || form.closest("table[id]");
     // (form.action would be the hidden input named "action")
     fetch(form.getAttribute("action"), {
       method: "POST", credentials: "same-origin", body: data,

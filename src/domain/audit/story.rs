@@ -128,6 +128,7 @@ impl Entry<'_> {
                 Target::User => s.user(action),
                 Target::ApiKey => s.api_key(action),
                 Target::AlertTarget => s.alert_target(action),
+                Target::Settings => s.settings(),
             },
             Err(_) => s.unknown(),
         }
@@ -352,6 +353,19 @@ impl<L: Lookup> Say<'_, L> {
             _ => "revoked API key ",
         });
         self.target(Kind::ApiKey, Some("name"));
+    }
+
+    /// "set the token lifetime policy: default expiry 90 days, maximum lifetime none".
+    fn settings(&mut self) {
+        let days = |key: &str| match self.e.detail.get(key).and_then(Value::as_i64) {
+            Some(1) => "1 day".to_owned(),
+            Some(n) => format!("{n} days"),
+            None => "none".to_owned(),
+        };
+        let (default, max) = (days("default_expiry_days"), days("max_lifetime_days"));
+        self.words(&format!(
+            "set the token lifetime policy: default expiry {default}, maximum lifetime {max}"
+        ));
     }
 
     fn unknown(&mut self) {

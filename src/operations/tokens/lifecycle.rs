@@ -1,21 +1,19 @@
 //! A token's life after creation: deactivate (retire), activate, renew, and the
 //! same switches applied to many tokens at once.
 
-use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::TokenOut;
 use crate::domain::audit::Action;
+use crate::domain::token_policy::days as days_text;
 use crate::domain::user::Actor;
 use crate::error::{missing, AppError, AppResult};
-use crate::operations::change;
+use crate::operations::{change, token_policy};
 use crate::state::AppState;
 use crate::store;
 use crate::store::tokens::TokenChanges;
 
-/// How long a renewal extends a token: one year from now.
-pub const RENEWAL: TimeDelta = TimeDelta::days(365);
 /// The most tokens one bulk action names.
 pub const MAX_BULK: usize = 1000;
 
@@ -24,7 +22,9 @@ pub const MAX_BULK: usize = 1000;
 pub enum Lifecycle {
     Deactivate,
     Activate,
-    Renew,
+    /// To `days` from now, or (`None`) as the lifetime policy says: its default
+    /// expiry (a year without one), capped at its maximum.
+    Renew(Option<i64>),
 }
 
 /// Deactivates, activates or renews token `id`.
@@ -50,13 +50,25 @@ pub async fn apply(
                     ..Default::default()
                 },
             ),
-            Lifecycle::Renew => (
-                Action::TokenRenew,
-                TokenChanges {
-                    expires_at: Some(Some(tx.now + RENEWAL)),
-                    ..Default::default()
-                },
-            ),
+            Lifecycle::Renew(days) => {
+                let policy = token_policy::current(tx.conn)?;
+                let until = match days {
+                    None => policy.renewal(tx.now),
+                    Some(d) => policy
+                        .renewal_for(d, tx.now)
+                        .map_err(token_policy::exceeded(&format!(
+                            "a renewal for {} is beyond the maximum lifetime",
+                            days_text(d)
+                        )))?,
+                };
+                (
+                    Action::TokenRenew,
+                    TokenChanges {
+                        expires_at: Some(Some(until)),
+                        ..Default::default()
+                    },
+                )
+            }
         };
         let changes = TokenChanges {
             updated_at: Some(tx.now),

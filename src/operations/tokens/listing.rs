@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 use super::TokenOut;
+use crate::db::DbConn;
 use crate::error::{missing, AppError, AppResult};
-use crate::operations::read;
+use crate::operations::{read, token_policy};
 use crate::state::AppState;
 use crate::store;
 use crate::store::token_search::{TokenSearch, TokenSort};
@@ -19,6 +20,8 @@ use crate::store::tokens::StateFilter;
 pub const EXPIRING_DAYS: i64 = 14;
 pub const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
 const DEFAULT_PAGE_SIZE: i64 = 50;
+/// "Every token" for a list that does not page (far beyond any real count).
+const ALL: i64 = 10_000_000;
 
 /// A token list's choices, as they travel in the page's address (all optional).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -29,7 +32,8 @@ pub struct TokenListQuery {
     pub show: Option<String>,
     /// `on` or `off`.
     pub enabled: Option<String>,
-    /// `soon` (within 14 days) or `expired`.
+    /// `soon` (within 14 days), `expired` or `beyond_max` (beyond the lifetime
+    /// policy's maximum, or never expiring while there is one).
     pub expiry: Option<String>,
     /// Mapped to this endpoint id.
     pub endpoint: Option<String>,
@@ -75,11 +79,13 @@ impl TokenListQuery {
             Some("off") => Some(false),
             _ => return Err(bad("enabled", "on or off")),
         };
-        let (expiring_before, expired) = match some(&self.expiry) {
-            None => (None, false),
-            Some("soon") => (Some(now + TimeDelta::days(EXPIRING_DAYS)), false),
-            Some("expired") => (None, true),
-            _ => return Err(bad("expiry", "soon or expired")),
+        // `beyond_max` is resolved against the policy in the reading transaction.
+        let (expiring_before, expired, beyond_max) = match some(&self.expiry) {
+            None => (None, false, None),
+            Some("soon") => (Some(now + TimeDelta::days(EXPIRING_DAYS)), false, None),
+            Some("expired") => (None, true, None),
+            Some("beyond_max") => (None, false, Some(None)),
+            _ => return Err(bad("expiry", "soon, expired or beyond_max")),
         };
         let sort = match some(&self.sort) {
             None | Some("name") => TokenSort::Name,
@@ -103,6 +109,7 @@ impl TokenListQuery {
             enabled,
             expiring_before,
             expired,
+            beyond_max,
             mapped_to: endpoint.map(|e| (e, true)),
             sort,
             descending,
@@ -110,6 +117,14 @@ impl TokenListQuery {
             limit: per,
         })
     }
+}
+
+/// Puts the lifetime policy's maximum into `s` when it asks for tokens beyond it.
+fn resolve(conn: &mut DbConn, s: &mut TokenSearch, now: NaiveDateTime) -> AppResult<()> {
+    if s.beyond_max.is_some() {
+        s.beyond_max = Some(token_policy::current(conn)?.latest(now));
+    }
+    Ok(())
 }
 
 /// One page of a token list.
@@ -147,8 +162,9 @@ pub async fn page(state: &AppState, q: &TokenListQuery) -> AppResult<TokenPage> 
     let now = state.clock.now();
     let search = q.search(now)?;
     let (rows, total) = {
-        let search = search.clone();
+        let mut search = search.clone();
         read(state, move |conn| {
+            resolve(conn, &mut search, now)?;
             Ok(store::token_search::search(conn, &search, now)?)
         })
         .await?
@@ -157,12 +173,27 @@ pub async fn page(state: &AppState, q: &TokenListQuery) -> AppResult<TokenPage> 
     Ok(TokenPage::of(tokens, total, &search))
 }
 
+/// Every token `q` selects (its paging ignored), by name: the API's list.
+pub async fn all(state: &AppState, q: &TokenListQuery) -> AppResult<Vec<TokenOut>> {
+    let now = state.clock.now();
+    let mut search = q.search(now)?;
+    search.offset = 0;
+    search.limit = ALL;
+    let rows = read(state, move |conn| {
+        resolve(conn, &mut search, now)?;
+        Ok(store::token_search::search(conn, &search, now)?.0)
+    })
+    .await?;
+    Ok(rows.into_iter().map(|t| TokenOut::at(t, now)).collect())
+}
+
 /// The ids of every token `q` selects, for a bulk action on "all N matching":
 /// more than `cap` is refused.
 pub async fn matching_ids(state: &AppState, q: &TokenListQuery, cap: usize) -> AppResult<Vec<i64>> {
     let now = state.clock.now();
-    let search = q.search(now)?;
+    let mut search = q.search(now)?;
     let ids = read(state, move |conn| {
+        resolve(conn, &mut search, now)?;
         Ok(store::token_search::matching_ids(
             conn,
             &search,
@@ -195,9 +226,10 @@ pub async fn endpoint_page(
         search.mapped_to = Some((endpoint_id, mapped));
     }
     let (rows, total, maps) = {
-        let search = search.clone();
+        let mut search = search.clone();
         read(state, move |conn| {
             store::endpoints::find(conn, endpoint_id).map_err(missing("endpoint"))?;
+            resolve(conn, &mut search, now)?;
             let (rows, total) = store::token_search::search(conn, &search, now)?;
             let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
             let maps = store::mappings::of_tokens(conn, &ids)?;

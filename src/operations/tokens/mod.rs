@@ -5,21 +5,24 @@ mod input;
 pub mod lifecycle;
 pub mod listing;
 
-pub use input::{CreateToken, RegenerateToken, StateParam, TokenPatch, TokenSpec, UpdateToken};
+pub use input::{
+    CreateToken, RegenerateToken, Regeneration, RenewToken, StateParam, TokenListParams,
+    TokenPatch, TokenSpec, UpdateToken,
+};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{change, read};
+use super::{change, read, token_policy};
 use crate::domain::audit::Action;
 use crate::domain::endpoint::IpAllowlist;
-use crate::domain::token::{Grace, TokenValue};
+use crate::domain::token::TokenValue;
 use crate::domain::user::Actor;
 use crate::error::{missing, AppError, AppResult, Code};
 use crate::state::AppState;
 use crate::store;
-use crate::store::tokens::{NewToken, StateFilter, TokenRow};
+use crate::store::tokens::{NewToken, TokenChanges, TokenRow};
 
 /// A secondary token as shown after creation: never its value.
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,8 +98,20 @@ pub struct TokenWithValue {
     pub token_value: String,
 }
 
-/// Tokens in `filter`, by name.
-pub async fn list(state: &AppState, filter: StateFilter) -> AppResult<Vec<TokenOut>> {
+/// The tokens `p` selects, by name.
+pub async fn list(state: &AppState, p: TokenListParams) -> AppResult<Vec<TokenOut>> {
+    let filter = StateParam {
+        state: p.state.clone(),
+    }
+    .validate()?;
+    if p.expiry.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+        let q = listing::TokenListQuery {
+            show: p.state,
+            expiry: p.expiry,
+            ..Default::default()
+        };
+        return listing::all(state, &q).await;
+    }
     let now = state.clock.now();
     let rows = read(state, move |conn| Ok(store::tokens::list(conn, filter)?)).await?;
     Ok(rows.into_iter().map(|t| TokenOut::at(t, now)).collect())
@@ -130,6 +145,14 @@ pub async fn create(state: &AppState, actor: &Actor, spec: TokenSpec) -> AppResu
     let (hash, hint) = (value.hash(), value.hint());
     let created_by = actor.username.clone();
     let (row, now) = change(state, actor, move |tx| {
+        let policy = token_policy::current(tx.conn)?;
+        let expires_at = match spec.expires_at {
+            None => policy.default_expiry(tx.now),
+            Some(chosen) => {
+                token_policy::enforce(&policy, chosen, tx.now)?;
+                chosen
+            }
+        };
         let new = NewToken {
             name: spec.name.as_str(),
             description: spec.description.as_str(),
@@ -137,7 +160,7 @@ pub async fn create(state: &AppState, actor: &Actor, spec: TokenSpec) -> AppResu
             hint: &hint,
             enabled: spec.enabled,
             active: true,
-            expires_at: spec.expires_at,
+            expires_at,
             rate_limit_per_minute: spec.rate_limit.map(|r| r.as_i32()),
             ip_allowlist: spec.ip_allowlist,
             created_by: &created_by,
@@ -168,8 +191,13 @@ pub async fn update(
     patch: TokenPatch,
 ) -> AppResult<TokenOut> {
     let (row, now) = change(state, actor, move |tx| {
-        store::tokens::find(tx.conn, id).map_err(missing("token"))?;
+        let was = store::tokens::find(tx.conn, id).map_err(missing("token"))?;
         let mut changes = patch.0;
+        // Only a changed expiry meets the policy: a token beyond a newer maximum
+        // can still be renamed.
+        if let Some(e) = changes.expires_at.filter(|e| *e != was.expires_at) {
+            token_policy::enforce(&token_policy::current(tx.conn)?, e, tx.now)?;
+        }
         changes.updated_at = Some(tx.now);
         let row =
             store::tokens::update(tx.conn, id, &changes).map_err(|e| name_taken(e.into()))?;
@@ -206,23 +234,34 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
 }
 
 /// Replaces a token's value; the old one keeps working for `grace` (shown as
-/// `rotating`), or stops at once when it is zero.
+/// `rotating`), or stops at once when it is zero. A new expiry may come with it.
 pub async fn regenerate(
     state: &AppState,
     actor: &Actor,
     id: i64,
-    grace: Grace,
+    r: Regeneration,
 ) -> AppResult<TokenWithValue> {
     let value = TokenValue::generate();
     let (hash, hint) = (value.hash(), value.hint());
+    let Regeneration { grace, expires_at } = r;
     let (row, now) = change(state, actor, move |tx| {
         store::tokens::find(tx.conn, id).map_err(missing("token"))?;
+        if let Some(e) = expires_at {
+            token_policy::enforce(&token_policy::current(tx.conn)?, e, tx.now)?;
+        }
         let until = (grace.get() > 0).then(|| tx.now + TimeDelta::seconds(grace.get()));
-        let row = store::tokens::rotate(tx.conn, id, &hash, &hint, until, tx.now)?;
+        let mut row = store::tokens::rotate(tx.conn, id, &hash, &hint, until, tx.now)?;
+        if let Some(e) = expires_at {
+            let changes = TokenChanges {
+                expires_at: Some(e),
+                ..Default::default()
+            };
+            row = store::tokens::update(tx.conn, id, &changes)?;
+        }
         tx.audit(
             Action::TokenRegenerate,
             Some(id),
-            serde_json::json!({"hint": hint, "grace_seconds": grace.get()}),
+            serde_json::json!({"hint": hint, "grace_seconds": grace.get(), "expires_at": expires_at}),
         )?;
         tx.access_changed();
         Ok((row, tx.now))

@@ -77,6 +77,7 @@ const SENTENCES: &[(&str, Option<i64>, &str, &str)] = &[
     ("alert_target.update", Some(4), r#"{"target": "pager", "url": "https://h.example/v2"}"#, "ana changed alert target [pager]: address → https://h.example/v2"),
     ("alert_target.delete", Some(4), r#"{"name": "pager"}"#, "ana removed alert target [pager]"),
     ("alert_target.secret.rotate", Some(4), r#"{"name": "pager"}"#, "ana rotated the signing secret of alert target [pager]"),
+    ("settings.token_policy", None, r#"{"default_expiry_days": 90, "max_lifetime_days": null}"#, "ana set the token lifetime policy: default expiry 90 days, maximum lifetime none"),
     ("token.explode", Some(3), r#"{}"#, "ana `token.explode` (token #3)"),
 ];
 
