@@ -5,6 +5,7 @@
 //! tail.
 
 mod admin;
+mod alerts;
 mod chart;
 mod cuts;
 mod endpoints;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(viewer::routes)
             .configure(health::routes)
             .configure(admin::routes)
+            .configure(alerts::routes)
             .configure(settings::routes)
             .default_service(web::to(not_found)),
     );
@@ -99,6 +101,9 @@ fn templates() -> &'static Tera {
             "endpoint_head.html",
             "endpoint_schema.html",
             "audit.html",
+            "alerts.html",
+            "alert.html",
+            "alert_events.html",
             "health.html",
             "settings.html",
         ])
