@@ -325,3 +325,63 @@ on_each_backend!(
     the_aggregates_agree_with_the_call_log_with_folded_repeats_,
     the_aggregates_agree_with_the_call_log_with_folded_repeats
 );
+
+async fn the_health_page_shows_silence_and_renews_without_javascript(app: TestApp) {
+    let f = app.two_apps().await;
+    let (t, e) = (&f.tokens[0]["id"], &f.endpoint["id"]);
+    let soon = (chrono::Utc::now() + chrono::TimeDelta::days(5)).to_rfc3339();
+    let res = f
+        .admin
+        .patch(&format!("/tokens/{t}"), json!({"expires_at": soon}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let path = format!("/tokens/{t}/mappings/{e}/POST");
+    let res = f
+        .admin
+        .put(&path, json!({"enabled": true, "expect_every_seconds": 60}))
+        .await;
+    assert_eq!(res.status(), 200);
+    app.clock.advance(chrono::TimeDelta::seconds(90));
+
+    let ui = common::ui::Ui::login(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, html) = ui.get("/ui/health?state=silent").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("silent since "), "{html}");
+    assert!(html.contains("1–1 of 1 mapping"), "{html}");
+    assert!(
+        html.contains("href=\"/ui/health\""),
+        "linked in the navigation"
+    );
+    let renew = format!("id=\"renew-{t}-{e}-POST\"");
+    assert!(html.contains(&renew), "Renew offered for an expiring token");
+    // Without JavaScript: post, then back to the Health page as it was.
+    let back = "/ui/health?state=silent";
+    let res = ui
+        .submit(
+            &format!("/ui/tokens/{t}/lifecycle"),
+            &[("action", "renew"), ("_back", back)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(common::ui::location(&res), back);
+    let (_, html) = ui.get(back).await;
+    assert!(html.contains("renewed until"), "the outcome is told");
+    assert!(!html.contains(&renew), "no longer expiring");
+    let page = f.admin.read("/health").await;
+    assert_eq!(find(&page, "shop-app", "POST")["token"]["expiring"], false);
+    // A bad choice is told on the page, not ignored.
+    let (status, _) = ui.get("/ui/health?state=quiet").await;
+    assert_eq!(status, 422);
+
+    // Analysts see the page without Renew.
+    let (_, analyst) = app.analyst().await;
+    drop(analyst);
+    let ana = common::ui::Ui::login(&app, "ana", ANALYST_PASSWORD).await;
+    let (status, html) = ana.get("/ui/health").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("shop-app") && !html.contains("renew-"));
+}
+on_each_backend!(
+    the_health_page_shows_silence_and_renews_without_javascript_,
+    the_health_page_shows_silence_and_renews_without_javascript
+);

@@ -12,6 +12,7 @@ mod common;
 mod alerts;
 mod contracts;
 mod driver;
+mod health;
 mod lists;
 
 use std::time::Duration;
@@ -271,6 +272,7 @@ async fn journey(app: TestApp) {
         b.attr("#hide-unassigned", "aria-checked").await.as_deref(),
         Some("true")
     );
+    health::health_page(&mut b, &app, &api, eid).await;
     lists::many_tokens(&mut b, &api).await;
     lists::phone_viewer(&b).await;
     contracts::schema_tab(&mut b, &app, eid, &post).await;
