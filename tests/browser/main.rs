@@ -14,6 +14,7 @@ mod contracts;
 mod driver;
 mod health;
 mod lists;
+mod renew;
 
 use std::time::Duration;
 
@@ -276,6 +277,7 @@ async fn journey(app: TestApp) {
     lists::many_tokens(&mut b, &api).await;
     lists::phone_viewer(&b).await;
     contracts::schema_tab(&mut b, &app, eid, &post).await;
+    renew::renew_and_policy(&mut b, &api).await;
     b.goto("/ui/endpoints").await;
     b.wait_text("table", "orders").await;
     b.shot("endpoints").await;
