@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
             println!("added user '{name}' with role {}", role.as_str());
             Ok(())
         }
-        Command::Serve(args) => serve(&url, args),
+        Command::Serve(args) => serve(&url, *args),
         Command::Sweep {
             call_retention_days,
         } => sweep(&url, call_retention_days),

@@ -135,7 +135,15 @@ async fn the_list_searches_filters_sorts_and_pages(app: TestApp) {
     assert_eq!(rows(&old_name), 0);
     let (_, quoted) = ui.get("/ui/tokens?q=%22ledger%22").await;
     assert_eq!(rows(&quoted), 1);
-    assert_eq!(admin.delete(&format!("/tokens/{}", shop[1])).await.status(), 204);
+    // A match never spans two of the texts (name "ledger-sync", description "the …").
+    for spanning in ["sync%01the", "syncthe", "sync+the"] {
+        let (_, across) = ui.get(&format!("/ui/tokens?q={spanning}")).await;
+        assert_eq!(rows(&across), 0, "{spanning}");
+    }
+    assert_eq!(
+        admin.delete(&format!("/tokens/{}", shop[1])).await.status(),
+        204
+    );
     let (_, deleted) = ui.get("/ui/tokens?q=ledger").await;
     assert_eq!(rows(&deleted), 0);
     // Two characters are below the index's reach: the table is read instead.

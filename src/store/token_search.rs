@@ -63,37 +63,7 @@ fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime, sqlite: bool) -> Boxed<'
         (StateFilter::All, _) => q,
     };
     if let Some(text) = s.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = super::like_pattern(&text.to_lowercase());
-        if sqlite && text.chars().count() >= 3 {
-            // The trigram index names the few tokens that can match; the `LIKE`s
-            // below keep the answer exactly what a scan would give.
-            q = q.filter(
-                sql::<Bool>(
-                    "tokens.id IN (SELECT rowid FROM tokens_search WHERE tokens_search MATCH ",
-                )
-                .bind::<Text, _>(fts_phrase(text))
-                .sql(")"),
-            );
-        }
-        q = if sqlite {
-            q.filter(
-                tokens::name
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(tokens::description.like(pattern.clone()).escape('\\'))
-                    .or(tokens::hint.like(pattern).escape('\\')),
-            )
-        } else {
-            q.filter(
-                lower(tokens::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(tokens::description)
-                        .like(pattern.clone())
-                        .escape('\\'))
-                    .or(lower(tokens::hint).like(pattern).escape('\\')),
-            )
-        };
+        q = containing(q, text, sqlite);
     }
     if let Some(on) = s.enabled {
         q = q.filter(tokens::enabled.eq(on));
@@ -129,6 +99,51 @@ fn filtered<'a>(s: &'a TokenSearch, now: NaiveDateTime, sqlite: bool) -> Boxed<'
     }
     q
 }
+
+/// Tokens whose name, description or hint holds `text`, in any case.
+fn containing<'a>(q: Boxed<'a>, text: &str, sqlite: bool) -> Boxed<'a> {
+    let pattern = super::like_pattern(&text.to_lowercase());
+    if !sqlite {
+        if !text.contains(SEPARATOR) {
+            // The three texts lowered and joined, as the database keeps them.
+            return q.filter(
+                sql::<Bool>("tokens.search_text LIKE ")
+                    .bind::<Text, _>(pattern)
+                    .sql(" ESCAPE '\\'"),
+            );
+        }
+        return q.filter(
+            lower(tokens::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(tokens::description)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(tokens::hint).like(pattern).escape('\\')),
+        );
+    }
+    let q = match text.chars().count() >= 3 {
+        // The trigram index names the few tokens that can match; the `LIKE`s
+        // below keep the answer exactly what a scan would give.
+        true => q.filter(
+            sql::<Bool>("tokens.id IN (SELECT rowid FROM tokens_search WHERE tokens_search MATCH ")
+                .bind::<Text, _>(fts_phrase(text))
+                .sql(")"),
+        ),
+        false => q,
+    };
+    q.filter(
+        tokens::name
+            .like(pattern.clone())
+            .escape('\\')
+            .or(tokens::description.like(pattern.clone()).escape('\\'))
+            .or(tokens::hint.like(pattern).escape('\\')),
+    )
+}
+
+/// What joins the three texts in PostgreSQL's `tokens.search_text` (see its
+/// migration): a needle holding it is compared column by column instead.
+const SEPARATOR: char = '\u{1}';
 
 /// `text` as one FTS5 phrase (quoted, its quotes doubled): with the trigram
 /// tokenizer, the rows holding it as a substring of a column, in any case.

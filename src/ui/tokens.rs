@@ -38,12 +38,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tokens/{id}/assign").route(web::get().to(assign_page)));
 }
 
-#[derive(Serialize)]
-struct EndpointChoice {
-    id: i64,
-    name: String,
-}
-
 async fn list(
     user: UiUser,
     state: web::Data<AppState>,
@@ -51,15 +45,7 @@ async fn list(
 ) -> AppResult<HttpResponse> {
     user.require_admin()?;
     let q = q.into_inner();
-    let page = listing::page(&state, &q).await?;
-    let endpoints: Vec<EndpointChoice> = endpoints::list(&state)
-        .await?
-        .into_iter()
-        .map(|e| EndpointChoice {
-            id: e.id,
-            name: e.name,
-        })
-        .collect();
+    let (page, endpoints) = listing::page_and_endpoints(&state, &q, true).await?;
     let mut ctx = user.context("tokens", "Endpoint tokens");
     ctx.insert("policy", &token_policy::get(&state).await?);
     token_list::insert(&mut ctx, "/ui/tokens", &q, &page);

@@ -1,3 +1,2 @@
-DROP INDEX tokens_search_hint;
-DROP INDEX tokens_search_description;
-DROP INDEX tokens_search_name;
+DROP INDEX tokens_search;
+ALTER TABLE tokens DROP COLUMN search_text;

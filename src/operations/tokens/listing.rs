@@ -159,18 +159,46 @@ impl TokenPage {
 
 /// One page of the tokens `q` selects (a bad choice is a validation error).
 pub async fn page(state: &AppState, q: &TokenListQuery) -> AppResult<TokenPage> {
+    Ok(page_and_endpoints(state, q, false).await?.0)
+}
+
+/// An endpoint a token list can be narrowed to (its "mapped to" choice).
+#[derive(Debug, Serialize)]
+pub struct EndpointChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// One page of the tokens `q` selects and (`with_endpoints`) every endpoint to
+/// narrow the list to, in one read.
+pub async fn page_and_endpoints(
+    state: &AppState,
+    q: &TokenListQuery,
+    with_endpoints: bool,
+) -> AppResult<(TokenPage, Vec<EndpointChoice>)> {
     let now = state.clock.now();
     let search = q.search(now)?;
-    let (rows, total) = {
+    let (rows, total, endpoints) = {
         let mut search = search.clone();
         read(state, move |conn| {
             resolve(conn, &mut search, now)?;
-            Ok(store::token_search::search(conn, &search, now)?)
+            let (rows, total) = store::token_search::search(conn, &search, now)?;
+            let endpoints = match with_endpoints {
+                true => store::endpoints::list(conn)?
+                    .into_iter()
+                    .map(|e| EndpointChoice {
+                        id: e.id,
+                        name: e.name,
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
+            Ok((rows, total, endpoints))
         })
         .await?
     };
     let tokens = rows.into_iter().map(|t| TokenOut::at(t, now)).collect();
-    Ok(TokenPage::of(tokens, total, &search))
+    Ok((TokenPage::of(tokens, total, &search), endpoints))
 }
 
 /// Every token `q` selects (its paging ignored), by name: the API's list.
