@@ -60,6 +60,11 @@ impl SecretKey {
                 .map(|k| (k, false))
                 .map_err(|e| anyhow::anyhow!("the secret key in {}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Beside a database not made yet: its directory too, as for the database.
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+                }
                 let key = Self::generate();
                 write_private(path, &format!("{}\n", key.encode()))?;
                 Ok((key, true))
@@ -164,7 +169,7 @@ mod tests {
     fn a_key_file_is_created_once_then_read() {
         let dir = std::env::temp_dir().join(format!("portico-key-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("portico.key");
+        let path = dir.join("new").join("portico.key");
         let (a, created) = SecretKey::load_or_create(&path).unwrap();
         assert!(created);
         let (b, created) = SecretKey::load_or_create(&path).unwrap();
