@@ -8,6 +8,8 @@
 --   search  GET /api/v1/calls?limit=50&q=BENCH_Q (text in payload)
 --   token_list  GET /ui/tokens?q=… (the admin's token list, a search term matching about
 --           ten of the seeded bench-NNNNN names) with the session cookie BENCH_COOKIE
+--   health  GET /ui/health (the Health page: worst first, the silent ones, a search,
+--           a later page of the failing ones) with the session cookie BENCH_COOKIE
 -- BENCH_DIR holds what `bench-seed api` wrote. Requests are formatted once, in init, so
 -- the generator spends its time sending, not building strings.
 
@@ -111,6 +113,13 @@ function init(args)
       requests[i] = wrk.format("GET", "/ui/tokens?q=" .. string.format("0%03d", math.random(0, 999)), {
         ["Cookie"] = cookie,
       })
+    end
+  elseif mode == "health" then
+    local cookie = os.getenv("BENCH_COOKIE")
+    local paths = {"/ui/health", "/ui/health?state=silent", "/ui/health?state=failing&page=2"}
+    for i = 1, n do
+      local path = paths[(i % 4) + 1] or ("/ui/health?q=bench-0" .. string.format("%03d", math.random(0, 999)))
+      requests[i] = wrk.format("GET", path, {["Cookie"] = cookie})
     end
   end
 end

@@ -9,6 +9,11 @@
 //! `bench-seed calls DATABASE_URL TOTAL` inserts records and their call rows straight
 //! into the database (not over HTTP) until the `bench` endpoint has `TOTAL` calls,
 //! spread evenly over the seeded tokens and the last 30 days.
+//!
+//! `bench-seed health DATABASE_URL CALLS` writes integration health's running
+//! aggregates for every mapping (see `seed_health.rs`).
+
+mod seed_health;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ struct Count {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-seed api BASE TOKENS OUT_DIR | bench-seed calls DATABASE_URL TOTAL");
+    eprintln!("usage: bench-seed api BASE TOKENS OUT_DIR | bench-seed calls DATABASE_URL TOTAL | bench-seed health DATABASE_URL CALLS");
     std::process::exit(2)
 }
 
@@ -45,6 +50,11 @@ async fn main() -> anyhow::Result<()> {
             let url = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
             let total: i64 = total.parse()?;
             tokio::task::spawn_blocking(move || seed_calls(&url, total)).await?
+        }
+        ["health", url, calls] => {
+            let url = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+            let calls: i64 = calls.parse()?;
+            tokio::task::spawn_blocking(move || seed_health::seed(&url, calls)).await?
         }
         _ => usage(),
     }

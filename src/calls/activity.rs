@@ -19,17 +19,33 @@ use crate::domain::activity::Delta;
 use crate::domain::health::MappingKey;
 use crate::error::AppResult;
 use crate::store;
+use crate::store::health::HealthRow;
 use crate::writer::Writer;
 
 /// How often the counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-/// The counts of this instance not yet written.
+/// How long a read of every mapping's health serves the Health list on this
+/// instance (unless this instance changes access facts or writes counts first).
+pub const HEALTH_ROWS_MAX_AGE: Duration = Duration::from_secs(2);
+
+/// Every mapping's health as last read, for the access generation it was read at.
+#[derive(Clone)]
+pub struct HealthRows {
+    pub read_at: std::time::Instant,
+    pub generation: i64,
+    pub rows: std::sync::Arc<Vec<HealthRow>>,
+}
+
+/// The counts of this instance not yet written, and the Health list's last read.
 #[derive(Default)]
 pub struct Activity {
     counts: Mutex<Delta>,
     /// Serialises flushes, so a reader's flush waits for one already under way.
     flushing: tokio::sync::Mutex<()>,
+    rows: Mutex<Option<HealthRows>>,
+    /// One read of every mapping at a time; the others wait for it and share it.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl Activity {
@@ -55,11 +71,38 @@ impl Activity {
         let written = writer
             .write_touching(None, move |conn| Ok(store::activity::add(conn, &delta)?))
             .await;
-        if written.is_err() {
-            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-            counts.merge(kept);
+        match written {
+            Ok(()) => self.forget_rows(),
+            Err(_) => {
+                let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                counts.merge(kept);
+            }
         }
         written
+    }
+
+    /// The Health list's rows if read at `generation` less than
+    /// [`HEALTH_ROWS_MAX_AGE`] ago.
+    pub fn fresh_rows(&self, generation: i64) -> Option<HealthRows> {
+        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.as_ref()
+            .filter(|r| r.generation == generation && r.read_at.elapsed() < HEALTH_ROWS_MAX_AGE)
+            .cloned()
+    }
+
+    /// Waits for any read of the rows under way (then look again), and holds the
+    /// turn to read them while the guard lives.
+    pub async fn reading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reading.lock().await
+    }
+
+    pub fn keep_rows(&self, rows: HealthRows) {
+        *self.rows.lock().unwrap_or_else(|e| e.into_inner()) = Some(rows);
+    }
+
+    /// The next Health list reads every mapping again.
+    pub fn forget_rows(&self) {
+        *self.rows.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 

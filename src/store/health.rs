@@ -13,44 +13,6 @@ use crate::db::DbConn;
 use crate::domain::endpoint::Method;
 use crate::domain::health::MappingKey;
 
-/// Which mappings a Health list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HealthState {
-    /// Overdue: expected, enabled, and no call within its cadence.
-    Silent,
-    /// Refused at least once in the last 24 hours.
-    Failing,
-    /// Its token expires within 14 days or has expired.
-    Expiring,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HealthSort {
-    /// Silent longest first, then failing (latest refusal first), then expiring
-    /// (soonest first), then the rest by token and endpoint.
-    Worst,
-    Token,
-    Endpoint,
-    LastCall,
-}
-
-/// A Health list's selection.
-#[derive(Debug, Clone)]
-pub struct HealthSearch {
-    /// Text in the token's name or the endpoint's slug or name.
-    pub text: Option<String>,
-    pub state: Option<HealthState>,
-    pub sort: HealthSort,
-    pub descending: bool,
-    pub offset: i64,
-    pub limit: i64,
-    pub now: NaiveDateTime,
-    /// The first hour counted as the last 24 hours.
-    pub day_start: NaiveDateTime,
-    /// Tokens expiring before this are `expiring`.
-    pub expiring_before: NaiveDateTime,
-}
-
 /// One mapping as the Health list reads it.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct HealthRow {
@@ -74,126 +36,37 @@ pub struct HealthRow {
     pub enabled: bool,
     #[diesel(sql_type = Nullable<Integer>)]
     pub expect_every_seconds: Option<i32>,
+    /// The later of the mapping's creation and when its expectation was set.
     #[diesel(sql_type = Timestamp)]
     pub expect_since: NaiveDateTime,
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub last_call_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub last_refusal_at: Option<NaiveDateTime>,
+    /// What a search matches: the token's name, the endpoint's slug and name, lower case.
+    #[diesel(sql_type = Text)]
+    pub search_text: String,
 }
 
-/// How many mappings the text selects, and how many of them are in each state.
-#[derive(Debug, Clone, Copy, Default, QueryableByName)]
-pub struct HealthCounts {
-    #[diesel(sql_type = BigInt)]
-    pub total: i64,
-    #[diesel(sql_type = BigInt)]
-    pub silent: i64,
-    #[diesel(sql_type = BigInt)]
-    pub failing: i64,
-    #[diesel(sql_type = BigInt)]
-    pub expiring: i64,
-}
-
-/// The selection as SQL: `(inner select, placeholder prefix)`. The inner select
-/// gives each mapping `overdue_s` (epoch seconds when it is or will be overdue;
-/// NULL when not expected or switched off), `failing` and `expiring`.
-fn inner(conn: &DbConn) -> (String, &'static str) {
-    let (p, epoch, greatest) = match conn {
-        DbConn::Postgres(_) => (
-            "$",
-            "CAST(floor(extract(epoch FROM {})) AS BIGINT)",
-            "GREATEST",
-        ),
-        DbConn::Sqlite(_) => ("?", "CAST(strftime('%s', {}) AS INTEGER)", "MAX"),
-    };
-    let ep = |x: &str| epoch.replace("{}", x);
-    let sql = format!(
+/// Every mapping with its token, endpoint and activity, by token name, endpoint
+/// and method (one pass over the mappings; the call log is not read).
+pub fn all(conn: &mut DbConn) -> QueryResult<Vec<HealthRow>> {
+    let sep = "' ' || ";
+    let q = diesel::sql_query(format!(
         "SELECT m.token_id, t.name AS token_name, t.enabled AS token_enabled, \
            t.active AS token_active, t.expires_at, m.endpoint_id, e.slug AS endpoint_slug, \
            m.method, m.enabled, m.expect_every_seconds, \
            COALESCE(m.expect_since, m.created_at) AS expect_since, a.last_call_at, a.last_refusal_at, \
-           CASE WHEN m.expect_every_seconds IS NULL OR NOT m.enabled THEN NULL \
-             ELSE {greatest}(COALESCE({last}, 0), {base}) + m.expect_every_seconds END AS overdue_s, \
-           CASE WHEN a.last_refusal_at >= {p}2 THEN 1 ELSE 0 END AS failing, \
-           CASE WHEN t.expires_at IS NOT NULL AND t.expires_at <= {p}3 THEN 1 ELSE 0 END AS expiring \
+           lower(t.name || {sep}e.slug || {sep}e.name) AS search_text \
          FROM mappings m JOIN tokens t ON t.id = m.token_id JOIN endpoints e ON e.id = m.endpoint_id \
          LEFT JOIN mapping_activity a ON a.token_id = m.token_id AND a.endpoint_id = m.endpoint_id \
            AND a.method = m.method \
-         WHERE ({p}4 = '' OR lower(t.name) LIKE {p}4 ESCAPE '\\' OR lower(e.slug) LIKE {p}4 ESCAPE '\\' \
-           OR lower(e.name) LIKE {p}4 ESCAPE '\\')",
-        last = ep("a.last_call_at"),
-        base = ep("COALESCE(m.expect_since, m.created_at)"),
-    );
-    (sql, p)
-}
-
-fn silent(p: &str) -> String {
-    format!("(overdue_s IS NOT NULL AND overdue_s <= {p}1)")
-}
-
-macro_rules! run {
-    ($conn:expr, $sql:expr, $search:expr, $load:ident) => {{
-        let pattern = $search
-            .text
-            .as_deref()
-            .map(|t| super::like_pattern(&t.to_lowercase()))
-            .unwrap_or_default();
-        let q = diesel::sql_query($sql)
-            .bind::<BigInt, _>($search.now.and_utc().timestamp())
-            .bind::<Timestamp, _>($search.day_start)
-            .bind::<Timestamp, _>($search.expiring_before)
-            .bind::<Text, _>(pattern);
-        match $conn {
-            DbConn::Postgres(c) => q.$load(c),
-            DbConn::Sqlite(c) => q.$load(c),
-        }
-    }};
-}
-
-/// The mappings `search` selects, in its order, one page of them.
-pub fn page(conn: &mut DbConn, search: &HealthSearch) -> QueryResult<Vec<HealthRow>> {
-    let (inner, p) = inner(conn);
-    let silent = silent(p);
-    let state = match search.state {
-        None => "1 = 1".to_owned(),
-        Some(HealthState::Silent) => silent.clone(),
-        Some(HealthState::Failing) => "failing = 1".to_owned(),
-        Some(HealthState::Expiring) => "expiring = 1".to_owned(),
-    };
-    let dir = if search.descending { "DESC" } else { "ASC" };
-    let order = match search.sort {
-        HealthSort::Worst => format!(
-            "CASE WHEN {silent} THEN 0 WHEN failing = 1 THEN 1 WHEN expiring = 1 THEN 2 ELSE 3 END {dir}, \
-             CASE WHEN {silent} THEN overdue_s END {dir}, last_refusal_at DESC, expires_at {dir}, \
-             lower(token_name), endpoint_slug, method"
-        ),
-        HealthSort::Token => format!("lower(token_name) {dir}, endpoint_slug, method"),
-        HealthSort::Endpoint => format!("endpoint_slug {dir}, lower(token_name), method"),
-        HealthSort::LastCall => format!(
-            "CASE WHEN last_call_at IS NULL THEN 0 ELSE 1 END {dir}, last_call_at {dir}, \
-             lower(token_name), endpoint_slug, method"
-        ),
-    };
-    let sql = format!(
-        "SELECT * FROM ({inner}) h WHERE {state} ORDER BY {order} LIMIT {} OFFSET {}",
-        search.limit.max(0),
-        search.offset.max(0)
-    );
-    run!(conn, sql, search, load)
-}
-
-/// How many mappings the search's text selects, in all and in each state.
-pub fn counts(conn: &mut DbConn, search: &HealthSearch) -> QueryResult<HealthCounts> {
-    let (inner, p) = inner(conn);
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) AS total, \
-           CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS silent, \
-           CAST(COALESCE(SUM(failing), 0) AS BIGINT) AS failing, \
-           CAST(COALESCE(SUM(expiring), 0) AS BIGINT) AS expiring FROM ({inner}) h",
-        silent(p)
-    );
-    run!(conn, sql, search, get_result)
+         ORDER BY lower(t.name), e.slug, m.method"
+    ));
+    match conn {
+        DbConn::Postgres(c) => q.load(c),
+        DbConn::Sqlite(c) => q.load(c),
+    }
 }
 
 /// One mapping's calls and refusals over a day.

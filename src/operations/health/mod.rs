@@ -5,6 +5,7 @@
 //! [`check`] is the periodic check that raises the events.
 
 pub mod check;
+pub mod list;
 
 use std::collections::HashMap;
 
@@ -13,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::read;
+use crate::calls::activity::HealthRows;
 use crate::domain::endpoint::Method;
-use crate::domain::health::{self, day_start, overdue_at, Expiry, EXPIRING_DAYS};
+use crate::domain::health::{self, day_start, Expiry, EXPIRING_DAYS};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
-use crate::store::health::{HealthCounts, HealthRow, HealthSearch, HealthSort, HealthState};
+use crate::store::health::HealthRow;
+use list::{HealthSort, HealthState, Selection, Tally};
 
 pub const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
 const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -71,7 +74,7 @@ fn whole(v: &Option<String>, field: &str, min: i64, max: i64) -> AppResult<Optio
 
 impl HealthQuery {
     /// The validated selection at `now`: a bad choice is named, never ignored.
-    pub fn search(&self, now: NaiveDateTime) -> AppResult<HealthSearch> {
+    pub fn search(&self, now: NaiveDateTime) -> AppResult<Selection> {
         let state = match some(&self.state) {
             None => None,
             Some("silent") => Some(HealthState::Silent),
@@ -91,13 +94,13 @@ impl HealthQuery {
             Some("desc") => true,
             _ => return Err(bad("dir", "asc or desc")),
         };
-        let text = some(&self.q).map(str::to_owned);
+        let text = some(&self.q).map(str::to_lowercase);
         if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
             return Err(bad("q", "at most 200 characters"));
         }
         let per = whole(&self.per, "per", 1, 200)?.unwrap_or(DEFAULT_PAGE_SIZE);
         let page = whole(&self.page, "page", 1, 1_000_000)?.unwrap_or(1);
-        Ok(HealthSearch {
+        Ok(Selection {
             text,
             state,
             sort,
@@ -164,10 +167,10 @@ pub struct HealthTally {
     pub expiring: i64,
 }
 
-impl From<HealthCounts> for HealthTally {
-    fn from(c: HealthCounts) -> Self {
+impl From<Tally> for HealthTally {
+    fn from(c: Tally) -> Self {
         Self {
-            all: c.total,
+            all: c.all,
             silent: c.silent,
             failing: c.failing,
             expiring: c.expiring,
@@ -194,15 +197,10 @@ pub struct HealthPage {
 }
 
 fn mapping_health(
-    r: HealthRow,
+    r: &HealthRow,
     day: &HashMap<(i64, i64, String), (i64, i64)>,
-    s: &HealthSearch,
+    s: &Selection,
 ) -> MappingHealth {
-    let silent_since = r
-        .expect_every_seconds
-        .filter(|_| r.enabled)
-        .map(|every| overdue_at(i64::from(every), r.expect_since, r.last_call_at))
-        .filter(|at| health::is_overdue(*at, s.now));
     let (calls_24h, refusals_24h) = day
         .get(&(r.token_id, r.endpoint_id, r.method.as_str().to_owned()))
         .copied()
@@ -211,7 +209,7 @@ fn mapping_health(
     MappingHealth {
         token: HealthToken {
             id: r.token_id,
-            name: r.token_name,
+            name: r.token_name.clone(),
             enabled: r.token_enabled,
             active: r.token_active,
             expires_at: r.expires_at.map(|t| t.and_utc()),
@@ -220,7 +218,7 @@ fn mapping_health(
         },
         endpoint: HealthEndpoint {
             id: r.endpoint_id,
-            slug: r.endpoint_slug,
+            slug: r.endpoint_slug.clone(),
         },
         method: r.method,
         enabled: r.enabled,
@@ -229,51 +227,72 @@ fn mapping_health(
         last_refusal_at: r.last_refusal_at.map(|t| t.and_utc()),
         calls_24h,
         refusals_24h,
-        silent_since: silent_since.map(|t| t.and_utc()),
-        failing: r.last_refusal_at.is_some_and(|t| t >= s.day_start),
+        silent_since: list::silent_since(r, s.now).map(|t| t.and_utc()),
+        failing: list::failing(r, s.day_start),
     }
+}
+
+/// Every mapping's row: read once and shared for a moment by this instance's
+/// Health lists (read again sooner when access facts change, or when this
+/// instance wrote counts).
+async fn rows(state: &AppState) -> AppResult<HealthRows> {
+    // What this instance counted is in the figures it shows.
+    if let Err(e) = state.activity.flush(&state.writer).await {
+        tracing::warn!(error = %e, "health read without this instance's latest counts");
+    }
+    let generation = state.access_generation.current().await?;
+    if let Some(rows) = state.activity.fresh_rows(generation) {
+        return Ok(rows);
+    }
+    let _turn = state.activity.reading().await;
+    if let Some(rows) = state.activity.fresh_rows(generation) {
+        return Ok(rows);
+    }
+    let read_at = std::time::Instant::now();
+    let all = read(state, |conn| Ok(store::health::all(conn)?)).await?;
+    let rows = HealthRows {
+        read_at,
+        generation,
+        rows: std::sync::Arc::new(all),
+    };
+    state.activity.keep_rows(rows.clone());
+    Ok(rows)
 }
 
 /// One page of the mappings `q` selects (a bad choice is a validation error).
 pub async fn page(state: &AppState, q: &HealthQuery) -> AppResult<HealthPage> {
     let now = state.clock.now();
     let s = q.search(now)?;
-    // What this instance counted is in the figures it shows.
-    if let Err(e) = state.activity.flush(&state.writer).await {
-        tracing::warn!(error = %e, "health read without this instance's latest counts");
-    }
-    let search = s.clone();
-    let (rows, counts, day) = read(state, move |conn| {
-        let rows = store::health::page(conn, &search)?;
-        let counts = store::health::counts(conn, &search)?;
-        let mut tokens: Vec<i64> = rows.iter().map(|r| r.token_id).collect();
-        let mut endpoints: Vec<i64> = rows.iter().map(|r| r.endpoint_id).collect();
-        tokens.sort_unstable();
-        tokens.dedup();
-        endpoints.sort_unstable();
-        endpoints.dedup();
-        let day = match rows.is_empty() {
-            true => Vec::new(),
-            false => store::health::day_counts(conn, &tokens, &endpoints, search.day_start)?,
-        };
-        Ok((rows, counts, day))
-    })
-    .await?;
+    let all = rows(state).await?;
+    let chosen = list::select(&all.rows, &s);
+    let mut tokens: Vec<i64> = chosen.rows.iter().map(|r| r.token_id).collect();
+    let mut endpoints: Vec<i64> = chosen.rows.iter().map(|r| r.endpoint_id).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let day_start = s.day_start;
+    let day = match chosen.rows.is_empty() {
+        true => Vec::new(),
+        false => {
+            read(state, move |conn| {
+                Ok(store::health::day_counts(
+                    conn, &tokens, &endpoints, day_start,
+                )?)
+            })
+            .await?
+        }
+    };
     let day: HashMap<_, _> = day
         .into_iter()
         .map(|d| ((d.token_id, d.endpoint_id, d.method), (d.calls, d.refusals)))
         .collect();
-    let total = match s.state {
-        None => counts.total,
-        Some(HealthState::Silent) => counts.silent,
-        Some(HealthState::Failing) => counts.failing,
-        Some(HealthState::Expiring) => counts.expiring,
-    };
-    let mappings: Vec<MappingHealth> = rows
-        .into_iter()
+    let mappings: Vec<MappingHealth> = chosen
+        .rows
+        .iter()
         .map(|r| mapping_health(r, &day, &s))
         .collect();
-    let shown = mappings.len() as i64;
+    let (total, shown) = (chosen.total, mappings.len() as i64);
     Ok(HealthPage {
         first: if shown == 0 { 0 } else { s.offset + 1 },
         last: s.offset + shown,
@@ -282,7 +301,7 @@ pub async fn page(state: &AppState, q: &HealthQuery) -> AppResult<HealthPage> {
         page: s.offset / s.limit + 1,
         pages: ((total + s.limit - 1) / s.limit).max(1),
         per: s.limit,
-        counts: counts.into(),
+        counts: chosen.tally.into(),
         at: now.and_utc(),
     })
 }
