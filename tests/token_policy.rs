@@ -45,7 +45,7 @@ async fn assert_exceeded(res: reqwest::Response, max: &str) {
     assert!(detail.contains(&format!("at most {max}")), "{detail}");
 }
 
-async fn the_policy_is_validated_audited_and_admin_only(app: TestApp) {
+async fn the_policy_is_validated_and_admin_only(app: TestApp) {
     let (admin, analyst) = app.analyst().await;
     let initial = admin.read("/settings/token-policy").await;
     assert_eq!(
@@ -100,6 +100,27 @@ async fn the_policy_is_validated_audited_and_admin_only(app: TestApp) {
         "{problem}"
     );
 
+    assert_problem(
+        analyst.get("/settings/token-policy").await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = analyst
+        .put("/settings/token-policy", json!({"default_expiry_days": 1}))
+        .await;
+    assert_problem(res, 403, "forbidden").await;
+    let ana = Ui::login(&app, "ana", ANALYST_PASSWORD).await;
+    assert_eq!(ana.get("/ui/settings").await.0, 403);
+}
+
+on_each_backend!(
+    the_policy_is_validated_and_admin_only_test,
+    the_policy_is_validated_and_admin_only
+);
+
+async fn a_saved_policy_is_audited_and_holds_on_every_instance(app: TestApp) {
+    let admin = app.admin().await;
     let saved = set_policy(&admin, json!(90), json!(365)).await;
     assert_eq!(
         (
@@ -127,19 +148,6 @@ async fn the_policy_is_validated_audited_and_admin_only(app: TestApp) {
         "set the token lifetime policy: default expiry 90 days, maximum lifetime 365 days"
     ));
 
-    assert_problem(
-        analyst.get("/settings/token-policy").await,
-        403,
-        "forbidden",
-    )
-    .await;
-    let res = analyst
-        .put("/settings/token-policy", json!({"default_expiry_days": 1}))
-        .await;
-    assert_problem(res, 403, "forbidden").await;
-    let ana = Ui::login(&app, "ana", ANALYST_PASSWORD).await;
-    assert_eq!(ana.get("/ui/settings").await.0, 403);
-
     // Another instance on the same database applies the same policy at once.
     let other = second_instance(&app).await;
     let admin2 = other.admin().await;
@@ -163,11 +171,11 @@ async fn the_policy_is_validated_audited_and_admin_only(app: TestApp) {
 }
 
 on_each_backend!(
-    the_policy_is_validated_audited_and_admin_only_test,
-    the_policy_is_validated_audited_and_admin_only
+    a_saved_policy_is_audited_and_holds_on_every_instance_test,
+    a_saved_policy_is_audited_and_holds_on_every_instance
 );
 
-async fn creating_changing_regenerating_and_renewing_meet_the_policy(app: TestApp) {
+async fn creating_and_changing_meet_the_policy(app: TestApp) {
     let admin = app.admin().await;
     // The default applies even before anyone sets a policy: one year.
     let first: Value = admin
@@ -187,7 +195,6 @@ async fn creating_changing_regenerating_and_renewing_meet_the_policy(app: TestAp
         .unwrap();
     assert!(about_days_from_now(expiry(&t), 30), "{t}");
     let id = t["id"].as_i64().unwrap();
-    let value = t["token"].as_str().unwrap().to_owned();
 
     // Create: beyond the maximum, or never expiring, is refused.
     assert_exceeded(
@@ -233,6 +240,28 @@ async fn creating_changing_regenerating_and_renewing_meet_the_policy(app: TestAp
         .patch(&path, json!({"expires_at": in_days(200)}))
         .await;
     assert_eq!(ok.status(), 200);
+}
+
+on_each_backend!(
+    creating_and_changing_meet_the_policy_test,
+    creating_and_changing_meet_the_policy
+);
+
+async fn regenerating_and_renewing_meet_the_policy(app: TestApp) {
+    let admin = app.admin().await;
+    set_policy(&admin, json!(30), json!(365)).await;
+    let t: Value = admin
+        .post(
+            "/tokens",
+            json!({"name": "shop-app", "expires_at": in_days(200)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = t["id"].as_i64().unwrap();
+    let value = t["token"].as_str().unwrap().to_owned();
+    let path = format!("/tokens/{id}");
 
     // Regenerate: a new expiry with the new value meets it; nothing changes when refused.
     let regen = format!("/tokens/{id}/regenerate");
@@ -293,9 +322,20 @@ async fn creating_changing_regenerating_and_renewing_meet_the_policy(app: TestAp
     assert_eq!(bare.status(), 200);
 
     // Every refusal left the audit log alone; the renewals are there.
-    let audit = admin.read(&format!("/audit?action=token.renew")).await;
+    let audit = admin.read("/audit?action=token.renew").await;
     assert_eq!(audit["entries"].as_array().unwrap().len(), 3);
+}
 
+on_each_backend!(
+    regenerating_and_renewing_meet_the_policy_test,
+    regenerating_and_renewing_meet_the_policy
+);
+
+async fn without_a_default_or_maximum_tokens_may_never_expire(app: TestApp) {
+    let admin = app.admin().await;
+    let t = admin.create_token("shop-app").await;
+    let path = format!("/tokens/{}", t["id"]);
+    let renew = format!("{path}/renew");
     // No maximum, no default: a token without an expiry never expires; renewing
     // extends by a year.
     set_policy(&admin, Value::Null, Value::Null).await;
@@ -313,8 +353,8 @@ async fn creating_changing_regenerating_and_renewing_meet_the_policy(app: TestAp
 }
 
 on_each_backend!(
-    creating_changing_regenerating_and_renewing_meet_the_policy_test,
-    creating_changing_regenerating_and_renewing_meet_the_policy
+    without_a_default_or_maximum_tokens_may_never_expire_test,
+    without_a_default_or_maximum_tokens_may_never_expire
 );
 
 fn names(list: &Value) -> Vec<&str> {

@@ -38,7 +38,7 @@ fn in_days(days: i64) -> String {
     (Utc::now() + TimeDelta::days(days)).to_rfc3339()
 }
 
-async fn the_token_list_renews_in_place_and_by_redirect(app: TestApp) {
+async fn the_token_list_renews_in_place(app: TestApp) {
     let admin = app.admin().await;
     set_policy(&admin, json!(90), json!(365)).await;
     let mut ids = Vec::new();
@@ -113,6 +113,32 @@ async fn the_token_list_renews_in_place_and_by_redirect(app: TestApp) {
     assert!(body["message"].as_str().unwrap().contains(&shown));
     let (_, soon) = ui.get("/ui/tokens?expiry=soon").await;
     assert!(!soon.contains("soon-app"), "renewed: no longer expiring");
+}
+
+on_each_backend!(
+    the_token_list_renews_in_place_test,
+    the_token_list_renews_in_place
+);
+
+async fn the_token_list_renews_by_redirect_without_javascript(app: TestApp) {
+    let admin = app.admin().await;
+    set_policy(&admin, json!(90), json!(365)).await;
+    let past: Value = admin
+        .post(
+            "/tokens",
+            json!({"name": "late-app", "expires_at": in_days(-2)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let late = past["id"].as_i64().unwrap();
+    let ui = Ui::login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, expired) = ui.get("/ui/tokens?expiry=expired").await;
+    assert!(
+        expired.contains(&format!("id=\"renew-{late}\"")),
+        "expired: Renew"
+    );
 
     // Without the script: post, redirect to the same filtered list, a flash message.
     let res = ui
@@ -131,17 +157,16 @@ async fn the_token_list_renews_in_place_and_by_redirect(app: TestApp) {
         "nothing expired any more"
     );
     let audit = admin.read("/audit?action=token.renew").await;
-    assert_eq!(audit["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 1);
 }
 
 on_each_backend!(
-    the_token_list_renews_in_place_and_by_redirect_test,
-    the_token_list_renews_in_place_and_by_redirect
+    the_token_list_renews_by_redirect_without_javascript_test,
+    the_token_list_renews_by_redirect_without_javascript
 );
 
-async fn the_ui_forms_follow_the_policy(app: TestApp) {
+async fn the_settings_page_refuses_a_default_beyond_the_maximum(app: TestApp) {
     let admin = app.admin().await;
-    let old = admin.create_token("old-app").await;
     let ui = Ui::login(&app, "admin", ADMIN_PASSWORD).await;
 
     // The settings page refuses a default beyond the maximum, with the reason.
@@ -182,6 +207,18 @@ async fn the_ui_forms_follow_the_policy(app: TestApp) {
         "Token lifetime policy saved: new tokens expire after 30 days; maximum lifetime 365 days."
     ));
     assert!(page.contains("value=\"30\"") && page.contains("value=\"365\""));
+}
+
+on_each_backend!(
+    the_settings_page_refuses_a_default_beyond_the_maximum_test,
+    the_settings_page_refuses_a_default_beyond_the_maximum
+);
+
+async fn the_token_forms_follow_the_policy(app: TestApp) {
+    let admin = app.admin().await;
+    let old = admin.create_token("old-app").await;
+    set_policy(&admin, json!(30), json!(365)).await;
+    let ui = Ui::login(&app, "admin", ADMIN_PASSWORD).await;
 
     // A token made without an expiry gets the default; one beyond the maximum is refused.
     let res = ui
@@ -239,6 +276,6 @@ async fn the_ui_forms_follow_the_policy(app: TestApp) {
 }
 
 on_each_backend!(
-    the_ui_forms_follow_the_policy_test,
-    the_ui_forms_follow_the_policy
+    the_token_forms_follow_the_policy_test,
+    the_token_forms_follow_the_policy
 );

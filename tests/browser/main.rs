@@ -277,7 +277,8 @@ async fn journey(app: TestApp) {
     lists::many_tokens(&mut b, &api).await;
     lists::phone_viewer(&b).await;
     contracts::schema_tab(&mut b, &app, eid, &post).await;
-    renew::renew_and_policy(&mut b, &api).await;
+    let renewed = renew::renew_in_place(&mut b, &api).await;
+    renew::policy_page(&mut b, &api, renewed).await;
     b.goto("/ui/endpoints").await;
     b.wait_text("table", "orders").await;
     b.shot("endpoints").await;

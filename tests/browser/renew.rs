@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use crate::common::Session;
 use crate::driver::Browser;
 
-pub async fn renew_and_policy(b: &mut Browser, api: &Session) {
+/// Renews an expiring token in place from the list filtered to them; its id.
+pub async fn renew_in_place(b: &mut Browser, api: &Session) -> i64 {
     let soon = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
     let res = api
         .post("/tokens", json!({"name": "renew-me", "expires_at": soon}))
@@ -35,7 +36,12 @@ pub async fn renew_and_policy(b: &mut Browser, api: &Session) {
         .await
         .unwrap();
     assert_eq!(renewed["expiring"], false);
+    id
+}
 
+/// The Settings page refuses a default beyond the maximum and links the tokens
+/// beyond it; narrowing token `id`'s allowlist asks first with its impact.
+pub async fn policy_page(b: &mut Browser, api: &Session, id: i64) {
     // The policy page refuses a default beyond the maximum, saying why; then counts
     // the tokens beyond the one saved (one that never expires).
     let res = api
