@@ -439,3 +439,38 @@ on_each_backend!(
     tokens_beyond_the_maximum_are_listed_test,
     tokens_beyond_the_maximum_are_listed
 );
+
+async fn a_token_expired_by_the_default_names_its_creation(app: TestApp) {
+    let admin = app.admin().await;
+    set_policy(&admin, json!(1), json!(30)).await;
+    let orders = admin.create_endpoint("orders", json!({})).await;
+    let t: Value = admin
+        .post("/tokens", json!({"name": "brief-app"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    admin.map(&t["id"], &orders["id"], "POST", true).await;
+    let value = t["token"].as_str().unwrap();
+    assert_eq!(app.ingest("orders", value, json!({})).await.status(), 201);
+    app.clock.advance(TimeDelta::days(2));
+    assert_problem(
+        app.ingest("orders", value, json!({})).await,
+        401,
+        "token_expired",
+    )
+    .await;
+    let admin = app.admin().await; // the session of two days ago has ended
+    let page = admin.read("/calls?limit=1").await;
+    let call = admin
+        .read(&format!("/calls/{}", page["calls"][0]["id"]))
+        .await;
+    assert_eq!(call["code"], "token_expired", "{call}");
+    assert_eq!(call["caused_by"]["action"], "token.create", "{call}");
+    assert_eq!(call["caused_by"]["actor"], "admin");
+}
+
+on_each_backend!(
+    a_token_expired_by_the_default_names_its_creation_test,
+    a_token_expired_by_the_default_names_its_creation
+);

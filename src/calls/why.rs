@@ -126,8 +126,14 @@ fn search(call: &Call) -> Option<CauseSearch> {
             true,
         ),
         "endpoint_disabled" => (vec![Action::EndpointUpdate], vec![endpoint?], false),
+        // Creation (the policy's default expiry) and regeneration may set it too.
         "token_expired" => (
-            vec![Action::TokenUpdate, Action::TokenRenew],
+            vec![
+                Action::TokenUpdate,
+                Action::TokenRenew,
+                Action::TokenCreate,
+                Action::TokenRegenerate,
+            ],
             vec![token?],
             false,
         ),

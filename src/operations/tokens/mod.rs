@@ -171,7 +171,9 @@ pub async fn create(state: &AppState, actor: &Actor, spec: TokenSpec) -> AppResu
         tx.audit(
             Action::TokenCreate,
             Some(row.id),
-            serde_json::json!({"name": row.name, "hint": row.hint}),
+            // The expiry (the policy's default or the one given) names this entry
+            // as the cause when the token is refused as expired.
+            serde_json::json!({"name": row.name, "hint": row.hint, "expires_at": row.expires_at}),
         )?;
         tx.access_changed();
         Ok((row, tx.now))
