@@ -385,3 +385,71 @@ on_each_backend!(
     the_health_page_shows_silence_and_renews_without_javascript_,
     the_health_page_shows_silence_and_renews_without_javascript
 );
+
+async fn the_cadence_is_set_from_the_health_page(app: TestApp) {
+    let f = app.two_apps().await;
+    let (t, e) = (f.tokens[0]["id"].to_string(), f.endpoint["id"].to_string());
+    let ui = common::ui::Ui::login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, html) = ui.get("/ui/health").await;
+    assert!(html.contains(&format!("id=\"every-{t}-{e}-POST\"")));
+    let fields = |every: &'static str| {
+        vec![
+            ("token_id", t.clone()),
+            ("endpoint_id", e.clone()),
+            ("method", "POST".to_owned()),
+            ("every", every.to_owned()),
+            ("_back", "/ui/health?sort=token".to_owned()),
+        ]
+    };
+    let post = |every: &'static str| {
+        let fields = fields(every);
+        let ui = &ui;
+        async move {
+            let borrowed: Vec<(&str, &str)> =
+                fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ui.submit("/ui/health/cadence", &borrowed).await
+        }
+    };
+    let res = post("900").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(common::ui::location(&res), "/ui/health?sort=token");
+    let m = find(&f.admin.read("/health").await, "shop-app", "POST").clone();
+    assert_eq!(
+        (m["expect_every_seconds"].as_i64(), m["enabled"].as_bool()),
+        (Some(900), Some(true))
+    );
+    let (_, html) = ui.get("/ui/health?sort=token").await;
+    assert!(html.contains("expected to call every 15 min"), "told: {}", common::ui::find(&html, "<main", "</h1>").unwrap_or(""));
+    // Out of bounds: told, nothing changed.
+    post("30").await;
+    let (_, html) = ui.get("/ui/health?sort=token").await;
+    assert!(html.contains("from 60 to"), "the bound is named");
+    assert_eq!(
+        find(&f.admin.read("/health").await, "shop-app", "POST")["expect_every_seconds"],
+        900
+    );
+    post("").await;
+    assert_eq!(
+        find(&f.admin.read("/health").await, "shop-app", "POST")["expect_every_seconds"],
+        Value::Null
+    );
+    // Analysts may not.
+    let (_, _analyst) = app.analyst().await;
+    let ana = common::ui::Ui::login(&app, "ana", ANALYST_PASSWORD).await;
+    let res = ana
+        .submit(
+            "/ui/health/cadence",
+            &[
+                ("token_id", t.as_str()),
+                ("endpoint_id", e.as_str()),
+                ("method", "POST"),
+                ("every", "900"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}
+on_each_backend!(
+    the_cadence_is_set_from_the_health_page_,
+    the_cadence_is_set_from_the_health_page
+);

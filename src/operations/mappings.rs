@@ -103,13 +103,41 @@ pub async fn set(
 pub async fn set_with(
     state: &AppState,
     actor: &Actor,
-    (id, endpoint_id, method): (i64, i64, Method),
+    key: (i64, i64, Method),
     enabled: bool,
+    expect: Option<Option<ExpectEvery>>,
+) -> AppResult<MappingOut> {
+    put(state, actor, key, Some(enabled), expect).await
+}
+
+/// Sets (`Some`) or removes (`None`) the expected cadence of an existing mapping,
+/// keeping its switch.
+pub async fn set_expectation(
+    state: &AppState,
+    actor: &Actor,
+    key: (i64, i64, Method),
+    expect: Option<ExpectEvery>,
+) -> AppResult<MappingOut> {
+    put(state, actor, key, None, Some(expect)).await
+}
+
+/// The mapping's switch (`None`: as it is; the mapping must exist) and cadence.
+async fn put(
+    state: &AppState,
+    actor: &Actor,
+    (id, endpoint_id, method): (i64, i64, Method),
+    enabled: Option<bool>,
     expect: Option<Option<ExpectEvery>>,
 ) -> AppResult<MappingOut> {
     let row = change(state, actor, move |tx| {
         let t = store::tokens::find(tx.conn, id).map_err(missing("token"))?;
         let e = store::endpoints::find(tx.conn, endpoint_id).map_err(missing("endpoint"))?;
+        let enabled = match enabled {
+            Some(on) => on,
+            None => store::mappings::find(tx.conn, id, endpoint_id, method)?
+                .ok_or_else(|| AppError::not_found("mapping"))?
+                .enabled,
+        };
         if !primary_methods(e.auth, e.allow_delete).contains(&method) {
             return Err(AppError::refused(
                 Code::NoPrimaryToken,
@@ -124,7 +152,11 @@ pub async fn set_with(
             store::mappings::put(tx.conn, id, endpoint_id, method, enabled, every, tx.now)?;
         if expect_changed {
             // A new expectation starts afresh: a silence raised under the old one is forgotten.
-            let key = MappingKey { token_id: id, endpoint_id, method };
+            let key = MappingKey {
+                token_id: id,
+                endpoint_id,
+                method,
+            };
             store::activity::clear_silence(tx.conn, &key)?;
         }
         let mut detail = serde_json::json!({"endpoint_id": endpoint_id, "method": method, "enabled": enabled,
@@ -133,7 +165,11 @@ pub async fn set_with(
             detail["expect_every_seconds"] = serde_json::json!(every);
         }
         tx.audit(
-            if created { Action::MappingCreate } else { Action::MappingUpdate },
+            if created {
+                Action::MappingCreate
+            } else {
+                Action::MappingUpdate
+            },
             Some(id),
             detail,
         )?;

@@ -1,18 +1,66 @@
 //! The Health page: every mapping's last call, calls and refusals in 24 hours,
-//! silence and its token's expiry, the worst first; choices in the address; Renew
-//! in place for expiring tokens (admins).
+//! silence and its token's expiry, the worst first; choices in the address; each
+//! mapping's expected cadence and Renew for expiring tokens, in place (admins).
+
+use std::str::FromStr;
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::UiUser;
-use crate::error::AppResult;
+use super::{int_field, UiForm, UiUser};
+use crate::domain::endpoint::Method;
+use crate::domain::health::ExpectEvery;
+use crate::error::{AppError, AppResult};
 use crate::operations::health::{self, HealthPage, HealthQuery, MappingHealth, PAGE_SIZES};
+use crate::operations::mappings;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").route(web::get().to(page)));
+    cfg.service(web::resource("/health/cadence").route(web::post().to(cadence_form)));
+}
+
+/// The cadences offered in a row (seconds, words); any other value set through the
+/// API is offered too, as it is.
+const CADENCES: [(i32, &str); 7] = [
+    (300, "5 min"),
+    (900, "15 min"),
+    (3_600, "1 h"),
+    (21_600, "6 h"),
+    (86_400, "1 day"),
+    (604_800, "7 days"),
+    (2_592_000, "30 days"),
+];
+
+/// Sets or removes a mapping's expected cadence (admins): `token_id`, `endpoint_id`,
+/// `method`, `every` (seconds; empty removes it).
+async fn cadence_form(form: UiForm, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    form.user.require_admin()?;
+    let parsed = (|| {
+        let id = |k: &str| {
+            int_field::<i64>(&form, k)?.ok_or_else(|| AppError::validation(k, "is required"))
+        };
+        let method = Method::from_str(form.get("method").unwrap_or_default())
+            .map_err(|e| AppError::validation("method", e))?;
+        let every = int_field::<i64>(&form, "every")?
+            .map(ExpectEvery::parse)
+            .transpose()
+            .map_err(|m| AppError::validation("every", m))?;
+        Ok::<_, AppError>(((id("token_id")?, id("endpoint_id")?, method), every))
+    })();
+    let result = match parsed {
+        Ok((key, every)) => mappings::set_expectation(&state, form.caller(), key, every).await,
+        Err(e) => Err(e),
+    };
+    form.finish("/ui/health", result, |m| match m.expect_every_seconds {
+        Some(s) => format!(
+            "The {} mapping is expected to call {}.",
+            m.method,
+            cadence(s)
+        ),
+        None => format!("The {} mapping has no expected cadence now.", m.method),
+    })
 }
 
 /// The address of the Health page with `q` (empty choices left out).
@@ -79,6 +127,19 @@ struct Row {
     last_call: Option<String>,
     /// Renew is offered (expiring or expired, still active).
     renewable: bool,
+    /// The cadences offered: (seconds, words, chosen).
+    cadences: Vec<(i32, String, bool)>,
+}
+
+fn cadences(current: Option<i32>) -> Vec<(i32, String, bool)> {
+    let mut out: Vec<(i32, String, bool)> = CADENCES
+        .iter()
+        .map(|(s, w)| (*s, (*w).to_owned(), current == Some(*s)))
+        .collect();
+    if let Some(c) = current.filter(|c| !CADENCES.iter().any(|(s, _)| s == c)) {
+        out.push((c, cadence(c).trim_start_matches("every ").to_owned(), true));
+    }
+    out
 }
 
 /// A state filter with its count.
@@ -132,6 +193,7 @@ async fn page(
             cadence: m.expect_every_seconds.map(cadence),
             last_call: m.last_call_at.map(|t| short_time(t, now)),
             renewable: m.token.active && (m.token.expiring || m.token.expired),
+            cadences: cadences(m.expect_every_seconds),
             m,
         })
         .collect();
