@@ -215,6 +215,13 @@ async fn every_earlier_version_upgrades_and_serves(backend: Backend) {
         let app = spawn_app_on(backend, url, dir, Default::default()).await;
         journeys(&app, version).await;
         println!("{backend:?}: upgraded from {version} and served");
+        if backend == Backend::Postgres {
+            // This server's connections go with its database (see drop_postgres).
+            let url = app.db_url.clone();
+            tokio::task::spawn_blocking(move || drop_postgres(&url))
+                .await
+                .unwrap();
+        }
     }
 }
 

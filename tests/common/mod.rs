@@ -79,6 +79,20 @@ fn unique_name() -> String {
     format!("portico_test_{:016x}", rand::random::<u64>())
 }
 
+/// Drops the test database at `url` (made by [`fresh_postgres`]), closing every
+/// connection still open on it: a test that starts many servers in one process
+/// (the upgrade test, a server per schema version) frees each one's connections so
+/// they never add up past the server's `max_connections`.
+pub fn drop_postgres(url: &str) {
+    let base = std::env::var("PORTICO_TEST_POSTGRES_URL").expect("PORTICO_TEST_POSTGRES_URL");
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    assert!(name.starts_with("portico_test_"), "not a test database");
+    let mut admin = PgConnection::establish(&base).expect("PostgreSQL is unreachable");
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .expect("drop test database");
+}
+
 pub fn fresh_postgres() -> String {
     let base = std::env::var("PORTICO_TEST_POSTGRES_URL").expect("PORTICO_TEST_POSTGRES_URL");
     let name = unique_name();
