@@ -134,6 +134,35 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u32,
 
+    /// A file holding the server's secret key (32 bytes, base64 or hex), under
+    /// which alert targets' signing secrets are sealed; created when missing.
+    /// Default on SQLite: portico.key beside the database. On PostgreSQL give
+    /// every instance the same key (this file, or PORTICO_SECRET_KEY).
+    #[arg(long, env = "PORTICO_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
+    /// The server's secret key itself (32 bytes, base64 or hex): from the
+    /// environment only, so it never shows in a process listing.
+    #[arg(skip = std::env::var("PORTICO_SECRET_KEY").ok().filter(|v| !v.is_empty()))]
+    pub secret_key: Option<String>,
+
+    /// Seconds before a failed alert delivery is tried again; the wait doubles
+    /// after each failure (at most an hour, with jitter).
+    #[arg(long, env = "PORTICO_ALERT_BACKOFF_SECONDS", default_value_t = 30.0)]
+    pub alert_backoff_seconds: f64,
+
+    /// Hours a failing alert delivery is retried before it is marked failed.
+    #[arg(long, env = "PORTICO_ALERT_RETRY_HOURS", default_value_t = 24.0)]
+    pub alert_retry_hours: f64,
+
+    /// Seconds an alert target has to answer one delivery attempt.
+    #[arg(long, env = "PORTICO_ALERT_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub alert_timeout_seconds: f64,
+
+    /// Alert deliveries in flight at once on this instance.
+    #[arg(long, env = "PORTICO_ALERT_CONCURRENCY", default_value_t = 8)]
+    pub alert_concurrency: usize,
+
     /// Seconds between integration health checks (silent mappings, refusal
     /// spikes, expiring tokens), which raise the alert events.
     #[arg(long, env = "PORTICO_HEALTH_CHECK_INTERVAL", default_value_t = 60.0)]
@@ -158,4 +187,23 @@ pub enum UserCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+impl ServeArgs {
+    /// The alert settings these flags give.
+    pub fn alert_settings(&self) -> crate::domain::alert::AlertSettings {
+        use std::time::Duration;
+        let defaults = crate::domain::alert::AlertSettings::default();
+        let secs = |v: f64, max: f64| Duration::from_secs_f64(v.clamp(0.01, max));
+        crate::domain::alert::AlertSettings {
+            backoff: crate::domain::alert::Backoff {
+                base: secs(self.alert_backoff_seconds, 3600.0),
+                give_up_after: secs(self.alert_retry_hours * 3600.0, 7.0 * 86_400.0),
+                ..defaults.backoff
+            },
+            timeout: secs(self.alert_timeout_seconds, 300.0),
+            concurrency: self.alert_concurrency.max(1),
+            ..defaults
+        }
+    }
 }

@@ -102,7 +102,15 @@ fn read_replica(url: &DatabaseUrl, args: &ServeArgs) -> anyhow::Result<Option<db
 }
 
 fn serve(url: &DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
+    let (secret_key, key_source) = portico::operations::alerts::key::resolve(
+        url,
+        args.secret_key.as_deref(),
+        args.secret_key_file.as_deref(),
+    )?;
+    key_source.log();
     let settings = Settings {
+        secret_key,
+        alerts: args.alert_settings(),
         trust_proxy_headers: args.trust_proxy_headers,
         secure_cookies: args.secure_cookies,
         session_ttl: chrono::TimeDelta::hours(i64::from(args.session_ttl_hours.max(1))),

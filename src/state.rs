@@ -46,6 +46,11 @@ pub struct Settings {
     pub max_replica_lag: Duration,
     /// Days the call log keeps a call (0: forever).
     pub call_retention_days: u32,
+    /// The server's secret key: alert targets' signing secrets are sealed under
+    /// it. `None`: alert targets cannot be created (see the README, "Alerts").
+    pub secret_key: Option<crate::domain::sealing::SecretKey>,
+    /// Retries, timeout, polling and concurrency of alert deliveries.
+    pub alerts: crate::domain::alert::AlertSettings,
     /// How often the integration health check runs (silences, spikes, expiries).
     pub health_check_interval: Duration,
     /// Refusals of one mapping in one 5-minute window that make a `refusals_spike`.
@@ -63,6 +68,8 @@ impl Default for Settings {
             max_exports: DEFAULT_MAX_EXPORTS,
             max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
             call_retention_days: 0,
+            secret_key: None,
+            alerts: crate::domain::alert::AlertSettings::default(),
             health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
             refusals_spike_threshold: DEFAULT_REFUSALS_SPIKE_THRESHOLD,
         }

@@ -1,6 +1,7 @@
 //! `/api/v1`: the management API. Handlers stay thin: parse the request, call one
 //! operation (`crate::operations`, `crate::calls`), render its answer as JSON.
 
+pub mod alert_targets;
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(endpoints::routes)
             .configure(impact::routes)
+            .configure(alert_targets::routes)
             .configure(health::routes)
             .configure(schemas::routes)
             .configure(tokens::routes)

@@ -6,8 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, settings, tokens,
-    users,
+    alert_targets, audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, settings, tokens, users,
 };
 use crate::domain::audit::{Action, Target};
 use crate::domain::endpoint::BodyLimit;
@@ -35,8 +34,10 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         audit::list,
         schemas::get, schemas::put, schemas::delete, schemas::versions, schemas::draft, schemas::preview,
         impact::impact,
-        settings::get_token_policy, settings::put_token_policy,
+        alert_targets::list, alert_targets::create, alert_targets::get, alert_targets::update,
+        alert_targets::delete, alert_targets::rotate, alert_targets::test, alert_targets::list_deliveries,
         health::list,
+        settings::get_token_policy, settings::put_token_policy,
         ingest_doc::post_record, ingest_doc::list_records, ingest_doc::get_record,
         ingest_doc::delete_record, ingest_doc::delete_all_records,
     ),
@@ -53,8 +54,9 @@ A public endpoint needs no token. Errors are `application/problem+json` (RFC 945
         (name = "schemas", description = "Data contracts: an endpoint's JSON Schema, enforced or observed (admin)"),
         (name = "calls", description = "The endpoint data viewer: calls, export and statistics (analyst, admin)"),
         (name = "audit", description = "Who changed what, when (admin)"),
-        (name = "settings", description = "Instance-wide settings: the token lifetime policy (admin)"),
+        (name = "alerts", description = "Alert targets: integration events sent as signed webhooks (Standard Webhooks), their deliveries and attempts (admin)"),
         (name = "health", description = "Integration health: silent mappings, refusals, expiring tokens (analyst, admin)"),
+        (name = "settings", description = "Instance-wide settings: the token lifetime policy (admin)"),
         (name = "ingest", description = "For external applications: post records to an endpoint and read them back, with a token of their own"),
     )
 )]

@@ -263,6 +263,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_targets (id) {
+        id -> BigInt,
+        name -> Text,
+        url -> Text,
+        events -> Text,
+        enabled -> Bool,
+        secret_sealed -> Binary,
+        secret_hint -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_deliveries (id) {
+        id -> BigInt,
+        target_id -> BigInt,
+        event_id -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        lease -> Nullable<Text>,
+        leased_until -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alert_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(primary_tokens -> endpoints (endpoint_id));
@@ -270,6 +311,9 @@ diesel::joinable!(endpoint_schemas -> endpoints (endpoint_id));
 diesel::joinable!(mappings -> tokens (token_id));
 diesel::joinable!(mappings -> endpoints (endpoint_id));
 diesel::joinable!(records -> endpoints (endpoint_id));
+diesel::joinable!(alert_deliveries -> alert_targets (target_id));
+diesel::joinable!(alert_deliveries -> events (event_id));
+diesel::joinable!(alert_attempts -> alert_deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -285,6 +329,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     audit_log,
     events,
+    alert_targets,
+    alert_deliveries,
+    alert_attempts,
     mapping_activity,
     mapping_hours,
     mapping_refusal_windows,

@@ -45,11 +45,11 @@ names!(
         UserDelete = "user.delete",
         ApiKeyCreate = "api_key.create",
         ApiKeyDelete = "api_key.delete",
-        SettingsTokenPolicy = "settings.token_policy",
         AlertTargetCreate = "alert_target.create",
         AlertTargetUpdate = "alert_target.update",
         AlertTargetDelete = "alert_target.delete",
         AlertTargetRotate = "alert_target.secret.rotate",
+        SettingsTokenPolicy = "settings.token_policy",
     }
 );
 
@@ -62,9 +62,9 @@ names!(
         Mapping = "mapping",
         User = "user",
         ApiKey = "api_key",
+        AlertTarget = "alert_target",
         /// An instance-wide setting (no `target_id`).
         Settings = "settings",
-        AlertTarget = "alert_target",
     }
 );
 
@@ -82,10 +82,10 @@ impl Action {
             Target::User
         } else if name.starts_with("api_key.") {
             Target::ApiKey
-        } else if name.starts_with("settings.") {
-            Target::Settings
         } else if name.starts_with("alert_target.") {
             Target::AlertTarget
+        } else if name.starts_with("settings.") {
+            Target::Settings
         } else {
             Target::Token
         }
@@ -120,11 +120,11 @@ impl Action {
             Action::UserDelete => "User removed",
             Action::ApiKeyCreate => "API key created",
             Action::ApiKeyDelete => "API key revoked",
-            Action::SettingsTokenPolicy => "Token lifetime policy changed",
             Action::AlertTargetCreate => "Alert target added",
             Action::AlertTargetUpdate => "Alert target changed",
             Action::AlertTargetDelete => "Alert target removed",
             Action::AlertTargetRotate => "Alert target's secret rotated",
+            Action::SettingsTokenPolicy => "Token lifetime policy changed",
         }
     }
 }
@@ -138,8 +138,8 @@ impl Target {
             Target::Mapping => "Mappings",
             Target::User => "Users",
             Target::ApiKey => "API keys",
-            Target::Settings => "Settings",
             Target::AlertTarget => "Alert targets",
+            Target::Settings => "Settings",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Plain types and rules: no HTTP, no SQL.
 
 pub mod access;
+pub mod alert;
 pub mod activity;
 pub mod audit;
 pub mod bounded;
@@ -15,6 +16,7 @@ pub mod password;
 pub mod record;
 pub mod reveal;
 pub mod schema_draft;
+pub mod sealing;
 pub mod secret;
 pub mod text;
 pub mod throttle;

@@ -8,6 +8,7 @@
 //! then are the ingest path's caches dropped, on every instance. Reads run on the
 //! pool ([`read`]).
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod endpoints;

@@ -40,6 +40,10 @@ pub fn prepare_database(
     Ok(generated.then_some(password))
 }
 
+/// How long finished alert deliveries and attempts are kept (a delivery is
+/// retried for at most a day, so its attempts stay bounded).
+const ALERTS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
 /// How long windows, blocks and failed sign-ins are kept (longer than any of them lasts).
 const LIMITS_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
@@ -57,6 +61,7 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, call_retention_days: u32) ->
     store::idempotency::purge_older_than(conn, now - IDEMPOTENCY_WINDOW)?;
     store::users::purge_sessions(conn, now)?;
     store::limits::prune(conn, now - LIMITS_KEPT)?;
+    store::alerts::prune(conn, now - ALERTS_KEPT)?;
     store::activity::prune(
         conn,
         health::hour_of(now) - chrono::TimeDelta::hours(health::HOURS_KEPT),

@@ -2,6 +2,7 @@
 //! a connection so callers can compose them inside one transaction.
 
 pub mod access;
+pub mod alerts;
 pub mod activity;
 pub mod audit;
 pub mod calls;
