@@ -76,7 +76,9 @@ pub fn serve_with(
         state.writer.clone(),
     ));
     tokio::spawn(operations::health::check::check_forever(state.clone()));
-    tokio::spawn(operations::alerts::dispatch::dispatch_forever(state.clone()));
+    tokio::spawn(operations::alerts::dispatch::dispatch_forever(
+        state.clone(),
+    ));
     tokio::spawn(replica::watch_forever(state.clone()));
     tokio::spawn(calls::search::index_forever(state.clone()));
     tokio::spawn(limits::poll_forever(

@@ -419,7 +419,11 @@ async fn the_cadence_is_set_from_the_health_page(app: TestApp) {
         (Some(900), Some(true))
     );
     let (_, html) = ui.get("/ui/health?sort=token").await;
-    assert!(html.contains("expected to call every 15 min"), "told: {}", common::ui::find(&html, "<main", "</h1>").unwrap_or(""));
+    assert!(
+        html.contains("expected to call every 15 min"),
+        "told: {}",
+        common::ui::find(&html, "<main", "</h1>").unwrap_or("")
+    );
     // Out of bounds: told, nothing changed.
     post("30").await;
     let (_, html) = ui.get("/ui/health?sort=token").await;

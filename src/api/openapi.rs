@@ -6,7 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alert_targets, audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session, settings, tokens, users,
+    alert_targets, audit, calls, endpoints, health, impact, ingest_doc, me, schemas, session,
+    settings, tokens, users,
 };
 use crate::domain::audit::{Action, Target};
 use crate::domain::endpoint::BodyLimit;

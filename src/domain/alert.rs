@@ -334,7 +334,9 @@ mod tests {
             .unwrap()
             .naive_utc();
         let next = b.next_attempt(t0, t0, 1, 1.0).unwrap();
-        assert!(b.next_attempt(t0, t0 + TimeDelta::seconds(50), 3, 1.0).is_some());
+        assert!(b
+            .next_attempt(t0, t0 + TimeDelta::seconds(50), 3, 1.0)
+            .is_some());
         assert_eq!(next - t0, TimeDelta::seconds(10));
         assert_eq!(
             b.next_attempt(t0, t0 + TimeDelta::seconds(50), 4, 1.0),

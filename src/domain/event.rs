@@ -73,7 +73,10 @@ mod tests {
             since: at,
             data: serde_json::json!({}),
         };
-        assert_eq!(e.key(), "mapping_silent:mapping:3:1:POST:2026-11-29T14:02:00");
+        assert_eq!(
+            e.key(),
+            "mapping_silent:mapping:3:1:POST:2026-11-29T14:02:00"
+        );
         assert_eq!(e.key(), e.clone().key());
         assert!(!EventKind::subscribable().any(|k| k == EventKind::Test));
         assert_eq!(EventKind::subscribable().count(), 5);

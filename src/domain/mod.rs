@@ -1,15 +1,15 @@
 //! Plain types and rules: no HTTP, no SQL.
 
 pub mod access;
-pub mod alert;
 pub mod activity;
+pub mod alert;
 pub mod audit;
 pub mod bounded;
 pub mod call;
 pub mod contract;
 pub mod endpoint;
-pub mod health;
 pub mod event;
+pub mod health;
 mod names;
 pub mod page;
 pub mod password;

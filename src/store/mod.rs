@@ -2,13 +2,13 @@
 //! a connection so callers can compose them inside one transaction.
 
 pub mod access;
-pub mod alerts;
 pub mod activity;
+pub mod alerts;
 pub mod audit;
 pub mod calls;
 pub mod endpoints;
-pub mod health;
 pub mod events;
+pub mod health;
 pub mod idempotency;
 pub mod ids;
 pub mod impact;
@@ -19,8 +19,8 @@ pub mod records;
 pub mod replication;
 pub mod schemas;
 pub mod search;
-pub mod token_search;
 pub mod token_policy;
+pub mod token_search;
 pub mod tokens;
 pub mod users;
 

@@ -7,9 +7,9 @@
 //! and the browser console is checked for errors after every step; axe-core checks
 //! each saved state at both widths and fails on a serious or critical violation.
 
+mod alerts;
 #[path = "../common/mod.rs"]
 mod common;
-mod alerts;
 mod contracts;
 mod driver;
 mod health;
