@@ -14,6 +14,9 @@ use crate::domain::endpoint::BodyLimit;
 use crate::domain::token::Grace;
 use crate::error::{Code, Problem};
 
+mod alerts;
+mod health_query;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Portico API", description = "The management API (`/api/v1`): endpoints, primary and secondary tokens, mappings, the call log and its statistics. \
@@ -257,6 +260,7 @@ fn precise_properties(doc: &mut serde_json::Value) {
             ]
         }),
     );
+    let properties = properties.chain(alerts::target_properties());
     for (schema, property, rules) in properties {
         if let Some(target) = doc
             .pointer_mut(&format!(
@@ -328,10 +332,15 @@ fn precise_parameters(doc: &mut serde_json::Value) {
     // draft's counts the records it learns from.
     let export_limit = range(1, i64::MAX);
     let draft_limit = range(1, 10_000);
+    // An alert target's deliveries page by at most 100.
+    let deliveries_limit = range(1, 100);
     for (path, item) in paths.iter_mut() {
         let export = path == "/api/v1/calls/export";
         let draft = path == "/api/v1/endpoints/{id}/schema/draft";
         let impact = path == "/api/v1/impact";
+        let deliveries = path == "/api/v1/alert-targets/{id}/deliveries";
+        // The health page has choices of its own (`state` among them).
+        let health = path == "/api/v1/health";
         let Some(item) = item.as_object_mut() else {
             continue;
         };
@@ -341,9 +350,12 @@ fn precise_parameters(doc: &mut serde_json::Value) {
             };
             for param in params.iter_mut().filter(|p| p["in"] == "query") {
                 let name = param["name"].as_str().unwrap_or_default().to_owned();
+                let health_rules = health.then(|| health_query::parameter(&name)).flatten();
                 let rules = match name.as_str() {
+                    _ if health_rules.is_some() => health_rules.as_ref(),
                     "limit" if export => Some(&export_limit),
                     "limit" if draft => Some(&draft_limit),
+                    "limit" if deliveries => Some(&deliveries_limit),
                     "method" if impact => Some(&mapping_method),
                     _ => parameters.iter().find(|(n, _)| *n == name).map(|(_, r)| r),
                 };

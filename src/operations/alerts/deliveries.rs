@@ -69,6 +69,7 @@ pub struct DeliveryQuery {
     /// Deliveries older than this one (the `next` of the page before).
     pub before: Option<i64>,
     /// At most this many (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -36,20 +36,17 @@ pub struct HealthQuery {
     pub q: Option<String>,
     /// `silent` (overdue), `failing` (refused at least once in the last 24 hours)
     /// or `expiring` (the token expires within 14 days or has expired).
-    #[param(pattern = "^(silent|failing|expiring)$")]
     pub state: Option<String>,
     /// `worst` (default: silent longest first, then failing, then expiring),
     /// `token`, `endpoint` or `last_call`.
-    #[param(pattern = "^(worst|token|endpoint|last_call)$")]
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
-    #[param(pattern = "^(asc|desc)$")]
     pub dir: Option<String>,
     /// The page, from 1.
-    #[param(pattern = "^[0-9]+$")]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Mappings per page, 1 to 200 (default 50).
-    #[param(pattern = "^[0-9]+$")]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub per: Option<String>,
 }
 
