@@ -4,39 +4,11 @@
 
 mod common;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
+use common::policy::*;
 use common::ui::{find, location, Ui};
 use common::*;
 use serde_json::{json, Value};
-
-async fn set_policy(admin: &Session, default: Value, max: Value) -> Value {
-    let res = admin
-        .put(
-            "/settings/token-policy",
-            json!({"default_expiry_days": default, "max_lifetime_days": max}),
-        )
-        .await;
-    assert_eq!(res.status(), 200, "policy {default} / {max}");
-    res.json().await.unwrap()
-}
-
-fn expiry(t: &Value) -> DateTime<Utc> {
-    t["expires_at"]
-        .as_str()
-        .expect("an expiry")
-        .parse()
-        .unwrap()
-}
-
-/// Whether `t` is `days` days from now, give or take a minute.
-fn about_days_from_now(t: DateTime<Utc>, days: i64) -> bool {
-    let want = Utc::now() + TimeDelta::days(days);
-    (t - want).num_seconds().abs() < 60
-}
-
-fn in_days(days: i64) -> String {
-    (Utc::now() + TimeDelta::days(days)).to_rfc3339()
-}
 
 async fn the_token_list_renews_in_place(app: TestApp) {
     let admin = app.admin().await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod policy;
 pub mod ui;
 
 use std::net::TcpListener;
