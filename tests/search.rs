@@ -1,7 +1,9 @@
 //! The payload search (`q`, "text in payload") at scale: the index answers the same
 //! as reading every payload would — before a record is indexed and after, for a
 //! needle in a few records and for a term in thousands, for needles too short for
-//! the index — and a deleted record is no longer found.
+//! the index — and a deleted record is no longer found. On SQLite the index is asked
+//! by the needle's rare trigrams and the newest records are read directly when the
+//! needle is common: the answer is the same whichever way it was found.
 
 mod common;
 
@@ -31,6 +33,48 @@ async fn found(admin: &Session, q: &str) -> Vec<i64> {
         .iter()
         .map(|c| c["record_id"].as_i64().unwrap())
         .collect()
+}
+
+/// The record ids of every call the viewer finds for `q`, newest first (all pages).
+async fn found_all(admin: &Session, q: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = admin.read(&format!("/calls?limit=200&q={q}{cursor}")).await;
+        let calls = page["calls"].as_array().unwrap_or_else(|| panic!("{page}"));
+        ids.extend(calls.iter().map(|c| c["record_id"].as_i64().unwrap()));
+        match page["next"].as_i64() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return ids,
+        }
+    }
+}
+
+/// Stores records `from..=to` of `endpoint` straight into the database, each with
+/// its call; `payload` is an SQL expression of `n`, the record's number.
+async fn seed(app: &TestApp, endpoint: i64, slug: &str, (from, to): (i64, i64), payload: &str) {
+    let numbers = match app.backend {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s WHERE n < {to}) \
+             SELECT n, datetime('now') AS at FROM s"
+        ),
+        Backend::Postgres => format!(
+            "SELECT n, now() at time zone 'utc' AS at FROM generate_series({from}, {to}) AS s(n)"
+        ),
+    };
+    app.sql(format!(
+        "INSERT INTO records (endpoint_id, received_at, data) \
+         SELECT {endpoint}, at, {payload} FROM ({numbers}) AS s ORDER BY n"
+    ))
+    .await;
+    app.sql(format!(
+        "INSERT INTO calls (at, endpoint_id, endpoint_slug, method, path, status, token_kind, \
+         remote_addr, request_bytes, response_bytes, duration_us, record_id) \
+         SELECT received_at, endpoint_id, '{slug}', 'POST', '/e/{slug}', 201, 'none', \
+         '127.0.0.1', 100, 40, 500, id FROM records WHERE endpoint_id = {endpoint} \
+         AND id > (SELECT COALESCE(MAX(record_id), 0) FROM calls) ORDER BY id"
+    ))
+    .await;
 }
 
 async fn push(app: &TestApp, f: &Mapped, body: Value) -> i64 {
@@ -98,6 +142,66 @@ async fn a_term_in_thousands_of_records_pages_newest_first(app: TestApp) {
     assert_eq!(found(&f.admin, "rare-needle").await, [newest]);
 }
 
+async fn a_needle_of_common_trigrams_is_found_in_an_old_record(app: TestApp) {
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    let endpoint = f.endpoint["id"].as_i64().unwrap();
+    let old = push(&app, &f, json!({"p": "abab"})).await;
+    // Every later payload holds both of the needle's trigrams, none the needle.
+    seed(
+        &app,
+        endpoint,
+        "orders",
+        (1, 3_000),
+        "'{\"p\":\"aba bab\"}'",
+    )
+    .await;
+    indexed(&app).await;
+    assert_eq!(found(&f.admin, "abab").await, [old]);
+    let newest = push(&app, &f, json!({"p": "ABABA"})).await;
+    assert_eq!(found(&f.admin, "abab").await, [newest, old]);
+    indexed(&app).await;
+    assert_eq!(found(&f.admin, "abab").await, [newest, old]);
+}
+
+/// In every sixth payload: common enough that the newest records are read directly
+/// (20,000 of them), fewer than the index hands over at once (4,000 in all).
+const TICKS: &str = "CASE WHEN n % 6 = 0 THEN '{\"n\":' || n || ',\"tag\":\"tick\"}' \
+                     ELSE '{\"n\":' || n || ',\"tag\":\"tock\"}' END";
+
+async fn a_common_needle_is_found_among_the_newest_records_and_before_them(app: TestApp) {
+    let admin = app.admin().await;
+    let early = admin.create_endpoint("early", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let late = admin.create_endpoint("late", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    seed(&app, early, "early", (1, 3_000), TICKS).await;
+    seed(&app, late, "late", (3_001, 24_002), TICKS).await;
+    let first = found(&admin, "%22n%22%3A1%2C").await[0];
+    let ticks = |upto: i64| -> Vec<i64> {
+        (1..=upto)
+            .rev()
+            .filter(|n| n % 6 == 0)
+            .map(|n| first + n - 1)
+            .collect()
+    };
+    for round in ["before indexing", "indexed"] {
+        if round == "indexed" {
+            indexed(&app).await;
+        }
+        assert_eq!(found_all(&admin, "tick").await, ticks(24_002), "{round}");
+        // The early ones are all older than the newest 20,000.
+        assert_eq!(
+            found_all(&admin, &format!("tick&endpoint={early}")).await,
+            ticks(3_000),
+            "{round}"
+        );
+        assert_eq!(found(&admin, "%22n%22%3A23994%2C").await, [first + 23_993]);
+        assert_eq!(found(&admin, "%22n%22%3A6%2C").await, [first + 5]);
+    }
+}
+
 on_each_backend!(
     the_index_answers_as_reading_would_test,
     the_index_answers_as_reading_would
@@ -105,4 +209,12 @@ on_each_backend!(
 on_each_backend!(
     a_term_in_thousands_of_records_pages_newest_first_test,
     a_term_in_thousands_of_records_pages_newest_first
+);
+on_each_backend!(
+    a_needle_of_common_trigrams_is_found_in_an_old_record_test,
+    a_needle_of_common_trigrams_is_found_in_an_old_record
+);
+on_each_backend!(
+    a_common_needle_is_found_among_the_newest_records_and_before_them_test,
+    a_common_needle_is_found_among_the_newest_records_and_before_them
 );

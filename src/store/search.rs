@@ -2,14 +2,23 @@
 //!
 //! SQLite: an FTS5 table of the payloads (trigram tokenizer, contentless, no
 //! positions) that [`index_next`] fills behind ingest; a needle is looked up as the
-//! AND of its trigrams, and every candidate is checked against the payload itself,
-//! so the answer is exactly `lower(data) LIKE '%needle%'`. Records after
-//! `records_search_progress.indexed_upto` are not in the index yet and are read
-//! directly (a few, at most a second's worth). PostgreSQL: a pg_trgm GIN index on
-//! `lower(data)` that the database keeps, which the same `LIKE` uses.
+//! AND of a few of its trigrams, and every candidate is checked against the payload
+//! itself, so the answer is exactly `lower(data) LIKE '%needle%'`. Which trigrams:
+//! the rare ones, as a small sample of payloads spread over every record shows — a
+//! trigram in almost every payload (`"re` of `"reading"`) narrows nothing and its
+//! doclist is the whole index. Records after `records_search_progress.indexed_upto`
+//! are not in the index yet and are read directly (a few, at most a second's worth),
+//! and so are the newest ones when the sample finds the needle common: a term in
+//! many payloads is answered by them without the index. PostgreSQL: a pg_trgm GIN
+//! index on `lower(data)` that the database keeps, which the same `LIKE` uses.
+//!
+//! The FTS5 index stays in a dozen segments or so by itself (automerge), and asking
+//! it costs about the same merged into one: it needs no merging of ours.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+
+use diesel::{PgConnection, SqliteConnection};
 
 use crate::db::DbConn;
 
@@ -19,34 +28,108 @@ struct Id {
     id: i64,
 }
 
+#[derive(QueryableByName)]
+struct Bounds {
+    /// The newest record in the SQLite index.
+    #[diesel(sql_type = BigInt)]
+    indexed_upto: i64,
+    #[diesel(sql_type = BigInt)]
+    oldest: i64,
+    #[diesel(sql_type = BigInt)]
+    newest: i64,
+}
+
+#[derive(QueryableByName)]
+struct Sampled {
+    #[diesel(sql_type = Text)]
+    data: String,
+}
+
 /// Needles shorter than this have no trigram: they are searched by reading.
 pub const MIN_NEEDLE: usize = 3;
-/// PostgreSQL: the newest records read directly before the index is asked.
+/// The newest records read directly before the index is asked (SQLite: when the
+/// needle is common).
 const RECENT: i64 = 20_000;
 /// PostgreSQL: how long a search's candidate query may run.
 const PG_TIMEOUT_MS: u32 = 10_000;
-/// Trigrams of a needle looked up at most (more narrow little; the check is exact).
-const MAX_TRIGRAMS: usize = 12;
+/// SQLite: payloads sampled, spread evenly over every record, to tell which of a
+/// needle's trigrams are rare (and whether the needle itself is common).
+const SAMPLE: i64 = 128;
+/// Characters of each sampled payload looked at.
+const SAMPLE_CHARS: i64 = 1_024;
+/// Trigrams of a needle weighed against the sample at most (spread over it).
+const MAX_WEIGHED: usize = 24;
+/// Trigrams looked up in the index at most: each costs a walk of its doclist, and
+/// beyond a few rare ones the exact check of the candidates is cheaper.
+const MAX_TRIGRAMS: usize = 3;
 
-/// The FTS5 query for `needle`: its trigrams (spread over it), each quoted, ANDed.
-fn trigram_query(needle: &str) -> Option<String> {
+/// How the SQLite index is asked for a needle, as a sample of payloads suggests.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    /// The needle is in many of the sampled payloads: the newest records, read
+    /// directly, likely hold the answer.
+    common: bool,
+    /// The FTS5 query: the needle's rarest trigrams (in the sample), each quoted, ANDed.
+    query: String,
+}
+
+/// The plan for `needle` (lowercased) given `sample` (lowercased payloads); `None`
+/// for a needle shorter than [`MIN_NEEDLE`]. Trigrams in at most a sixteenth of
+/// the sample count as rare: up to [`MAX_TRIGRAMS`] of them are looked up, those
+/// sharing the fewest characters with the ones already picked first (overlapping
+/// ones narrow little more), then the rarest. When none is
+/// rare, the least common ones are. The sample only steers the cost: every
+/// candidate is checked against its payload.
+fn plan(needle: &str, sample: &[String]) -> Option<Plan> {
     let chars: Vec<char> = needle.chars().collect();
     if chars.len() < MIN_NEEDLE {
         return None;
     }
-    let all: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-    let step = all.len().div_ceil(MAX_TRIGRAMS).max(1);
-    let mut picked: Vec<&String> = all.iter().step_by(step).collect();
-    if let Some(last) = all.last() {
-        if picked.last() != Some(&last) {
-            picked.push(last);
+    let mut grams: Vec<(usize, String)> = Vec::new();
+    for (at, w) in chars.windows(3).enumerate() {
+        let gram: String = w.iter().collect();
+        if !grams.iter().any(|(_, g)| *g == gram) {
+            grams.push((at, gram));
         }
     }
+    let step = grams.len().div_ceil(MAX_WEIGHED).max(1);
+    let weighed: Vec<(usize, String, usize)> = grams
+        .into_iter()
+        .step_by(step)
+        .map(|(at, g)| {
+            let n = sample.iter().filter(|d| d.contains(g.as_str())).count();
+            (at, g, n)
+        })
+        .collect();
+    let rare: Vec<&(usize, String, usize)> = weighed
+        .iter()
+        .filter(|w| w.2 * 16 <= sample.len())
+        .collect();
+    let mut left = match rare.is_empty() {
+        true => weighed.iter().collect(),
+        false => rare,
+    };
+    let mut picked: Vec<&(usize, String, usize)> = Vec::new();
+    while picked.len() < MAX_TRIGRAMS && !left.is_empty() {
+        // Characters shared with the trigrams picked so far.
+        let shared = |w: &(usize, String, usize)| -> usize {
+            picked.iter().map(|p| 3usize.saturating_sub(p.0.abs_diff(w.0))).sum()
+        };
+        let best = (0..left.len())
+            .min_by_key(|&i| (shared(left[i]), left[i].2, left[i].0))
+            .unwrap_or(0);
+        picked.push(left.remove(best));
+    }
+    picked.sort_by_key(|w| w.0);
     let quoted: Vec<String> = picked
         .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .map(|w| format!("\"{}\"", w.1.replace('"', "\"\"")))
         .collect();
-    Some(quoted.join(" AND "))
+    let found = sample.iter().filter(|d| d.contains(needle)).count();
+    Some(Plan {
+        common: !sample.is_empty() && found * 8 >= sample.len(),
+        query: quoted.join(" AND "),
+    })
 }
 
 /// The newest records, at most `limit`, whose payload (lowercased) matches `pattern`
@@ -58,53 +141,103 @@ pub fn matching_records(
     pattern: &str,
     limit: i64,
 ) -> QueryResult<Option<Vec<i64>>> {
-    let Some(fts) = trigram_query(needle) else {
+    if needle.chars().count() < MIN_NEEDLE {
+        return Ok(None);
+    }
+    match conn {
+        DbConn::Sqlite(c) => c.transaction(|c| sqlite_matching(c, needle, pattern, limit)),
+        DbConn::Postgres(c) => pg_matching(c, pattern, limit).map(Some),
+    }
+}
+
+/// SQLite: the records above a bound are read directly, newest first — those not
+/// indexed yet and, for a common needle, the [`RECENT`] newest (so a term in many
+/// payloads is answered without the index) — then the index is asked for the rest,
+/// below the bound, by the needle's rare trigrams.
+fn sqlite_matching(
+    c: &mut SqliteConnection,
+    needle: &str,
+    pattern: &str,
+    limit: i64,
+) -> QueryResult<Option<Vec<i64>>> {
+    let b: Bounds = diesel::sql_query(
+        "SELECT (SELECT indexed_upto FROM records_search_progress WHERE id = 1) AS indexed_upto, \
+                COALESCE((SELECT MIN(id) FROM records), 0) AS oldest, \
+                COALESCE((SELECT MAX(id) FROM records), 0) AS newest",
+    )
+    .get_result(c)?;
+    let sample: Vec<Sampled> = diesel::sql_query(
+        "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) \
+         SELECT substr(r.data, 1, ?4) AS data FROM k JOIN records r ON r.id = \
+             (SELECT id FROM records WHERE id >= ?2 + k.i * ?3 ORDER BY id LIMIT 1)",
+    )
+    .bind::<BigInt, _>(SAMPLE)
+    .bind::<BigInt, _>(b.oldest)
+    .bind::<BigInt, _>(((b.newest - b.oldest) / SAMPLE).max(1))
+    .bind::<BigInt, _>(SAMPLE_CHARS)
+    .load(c)?;
+    let sample: Vec<String> = sample.into_iter().map(|s| s.data.to_lowercase()).collect();
+    let Some(plan) = plan(needle, &sample) else {
         return Ok(None);
     };
-    let rows: Vec<Id> = match conn {
-        DbConn::Sqlite(c) => diesel::sql_query(
-            "SELECT id FROM ( \
-                 SELECT id FROM records \
-                 WHERE id > (SELECT indexed_upto FROM records_search_progress WHERE id = 1) \
-                 AND lower(data) LIKE ?2 ESCAPE '\\' \
-                 UNION ALL \
-                 SELECT id FROM ( \
-                     SELECT r.id AS id FROM records_search s JOIN records r ON r.id = s.rowid \
-                     WHERE records_search MATCH ?1 AND lower(r.data) LIKE ?2 ESCAPE '\\' \
-                     ORDER BY s.rowid DESC LIMIT ?3) \
-             ) ORDER BY id DESC LIMIT ?3",
+    let below = match plan.common {
+        true => b.indexed_upto.min(b.newest - RECENT),
+        false => b.indexed_upto,
+    };
+    let mut ids: Vec<Id> = diesel::sql_query(
+        "SELECT id FROM records WHERE id > ?1 AND lower(data) LIKE ?2 ESCAPE '\\' \
+         ORDER BY id DESC LIMIT ?3",
+    )
+    .bind::<BigInt, _>(below)
+    .bind::<Text, _>(pattern)
+    .bind::<BigInt, _>(limit)
+    .load(c)?;
+    let rest = limit - ids.len() as i64;
+    if rest > 0 {
+        ids.extend(
+            diesel::sql_query(
+                "SELECT r.id AS id FROM records_search s JOIN records r ON r.id = s.rowid \
+                 WHERE records_search MATCH ?1 AND s.rowid <= ?2 \
+                 AND lower(r.data) LIKE ?3 ESCAPE '\\' ORDER BY s.rowid DESC LIMIT ?4",
+            )
+            .bind::<Text, _>(&plan.query)
+            .bind::<BigInt, _>(below)
+            .bind::<Text, _>(pattern)
+            .bind::<BigInt, _>(rest)
+            .load::<Id>(c)?,
+        );
+    }
+    Ok(Some(ids.into_iter().map(|r| r.id).collect()))
+}
+
+/// PostgreSQL: the newest records read directly, then the trigram index.
+fn pg_matching(c: &mut PgConnection, pattern: &str, limit: i64) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Id> = c.transaction(|c| {
+        // A search never holds a connection for long: past this, it fails (503)
+        // instead of starving the pool.
+        diesel::sql_query(format!("SET LOCAL statement_timeout = {}", PG_TIMEOUT_MS))
+            .execute(c)?;
+        // The newest records first, read directly: a term in many payloads fills
+        // the answer from them (the index would hand over every match to sort).
+        let recent: Vec<Id> = diesel::sql_query(
+            "SELECT id FROM (SELECT id, data FROM records ORDER BY id DESC LIMIT $3) r \
+             WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
         )
-        .bind::<Text, _>(&fts)
         .bind::<Text, _>(pattern)
         .bind::<BigInt, _>(limit)
-        .load(c)?,
-        DbConn::Postgres(c) => c.transaction(|c| {
-            // A search never holds a connection for long: past this, it fails (503)
-            // instead of starving the pool.
-            diesel::sql_query(format!("SET LOCAL statement_timeout = {}", PG_TIMEOUT_MS))
-                .execute(c)?;
-            // The newest records first, read directly: a term in many payloads fills
-            // the answer from them (the index would hand over every match to sort).
-            let recent: Vec<Id> = diesel::sql_query(
-                "SELECT id FROM (SELECT id, data FROM records ORDER BY id DESC LIMIT $3) r \
-                 WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
-            )
-            .bind::<Text, _>(pattern)
-            .bind::<BigInt, _>(limit)
-            .bind::<BigInt, _>(RECENT)
-            .load(c)?;
-            if recent.len() as i64 >= limit {
-                return Ok(recent);
-            }
-            diesel::sql_query(
-                "SELECT id FROM records WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
-            )
-            .bind::<Text, _>(pattern)
-            .bind::<BigInt, _>(limit)
-            .load(c)
-        })?,
-    };
-    Ok(Some(rows.into_iter().map(|r| r.id).collect()))
+        .bind::<BigInt, _>(RECENT)
+        .load(c)?;
+        if recent.len() as i64 >= limit {
+            return Ok(recent);
+        }
+        diesel::sql_query(
+            "SELECT id FROM records WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
+        )
+        .bind::<Text, _>(pattern)
+        .bind::<BigInt, _>(limit)
+        .load(c)
+    })?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// Adds up to `limit` records after the indexed ones to the SQLite index; how many.
@@ -169,21 +302,74 @@ pub fn merge_pending(conn: &mut DbConn, partition: &str) -> QueryResult<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::trigram_query;
+    use super::{plan, Plan};
+
+    fn payloads(texts: &[&str], times: usize) -> Vec<String> {
+        texts
+            .iter()
+            .flat_map(|t| std::iter::repeat_n(t.to_string(), times))
+            .collect()
+    }
+
+    fn query(needle: &str, sample: &[String]) -> String {
+        plan(needle, sample).unwrap().query
+    }
 
     #[test]
-    fn a_needle_is_the_and_of_its_trigrams() {
-        assert_eq!(trigram_query("ab"), None);
-        assert_eq!(trigram_query("ord"), Some("\"ord\"".into()));
+    fn a_needle_is_the_and_of_a_few_of_its_trigrams() {
+        assert_eq!(plan("ab", &[]), None);
         assert_eq!(
-            trigram_query("ord-1"),
-            Some("\"ord\" AND \"rd-\" AND \"d-1\"".into())
+            plan("ord", &[]),
+            Some(Plan {
+                common: false,
+                query: "\"ord\"".into()
+            })
         );
+        assert_eq!(query("ord-1", &[]), "\"ord\" AND \"rd-\" AND \"d-1\"");
+        assert_eq!(query("a\"bc", &[]), "\"a\"\"b\" AND \"\"\"bc\"");
+        // Not overlapping first: the first, the fourth and the seventh trigram.
+        assert_eq!(query("abcdefghi", &[]), "\"abc\" AND \"def\" AND \"ghi\"");
+        assert_eq!(query(&"x".repeat(200), &[]), "\"xxx\"");
+        let long: String = ('a'..='z').cycle().take(200).collect();
+        assert_eq!(query(&long, &[]).matches(" AND ").count(), 2);
+    }
+
+    #[test]
+    fn the_trigrams_in_most_payloads_are_left_out() {
+        // In every payload but this needle's digits: `"re`, `rea`, ... narrow nothing.
+        let sample = payloads(
+            &[
+                r#"{"sensor":"seed","reading":123456,"unit":"c"}"#,
+                r#"{"sensor":"seed","reading":912345,"unit":"c"}"#,
+            ],
+            64,
+        );
+        let p = plan(r#""reading":999983,"#, &sample).unwrap();
+        assert!(!p.common);
+        assert_eq!(p.query, "\":99\" AND \"998\" AND \"83,\"");
+        // Nothing in the sample: spread over the needle.
         assert_eq!(
-            trigram_query("a\"bc"),
-            Some("\"a\"\"b\" AND \"\"\"bc\"".into())
+            query("zqxjkv", &sample),
+            "\"zqx\" AND \"qxj\" AND \"jkv\""
         );
-        let long = trigram_query(&"x".repeat(200)).unwrap();
-        assert!(long.matches(" AND ").count() < 13, "{long}");
+    }
+
+    #[test]
+    fn when_every_trigram_is_common_the_least_common_are_looked_up() {
+        let mut sample = payloads(&["aba bab"], 100);
+        sample.extend(payloads(&["abc"], 20));
+        let p = plan("abab", &sample).unwrap();
+        assert!(!p.common, "the needle itself is in no sampled payload");
+        assert_eq!(p.query, "\"aba\" AND \"bab\"");
+    }
+
+    #[test]
+    fn a_needle_in_an_eighth_of_the_sample_is_common() {
+        let mut sample = payloads(&["tick"], 16);
+        sample.extend(payloads(&["tock"], 112));
+        assert!(plan("tick", &sample).unwrap().common);
+        sample[0] = "tock".into();
+        assert!(!plan("tick", &sample).unwrap().common);
+        assert!(!plan("tick", &[]).unwrap().common);
     }
 }
