@@ -158,10 +158,13 @@ enum TextMatch {
 pub struct Matching<'f> {
     filter: &'f CallFilter,
     text: Option<TextMatch>,
+    /// The ids its time range's calls lie between (SQLite: see `call_order`).
+    ids: super::call_order::IdRange,
 }
 
 impl<'f> Matching<'f> {
-    /// Resolves `filter`'s payload search (if it has one) in the index.
+    /// Resolves `filter`'s payload search (if it has one) in the index, and where its
+    /// time range lies among the ids.
     pub fn resolve(conn: &mut DbConn, filter: &'f CallFilter) -> QueryResult<Self> {
         let text = match &filter.q {
             None => None,
@@ -179,7 +182,8 @@ impl<'f> Matching<'f> {
                 })
             }
         };
-        Ok(Self { filter, text })
+        let ids = super::call_order::ids_within(conn, filter.since, filter.until)?;
+        Ok(Self { filter, text, ids })
     }
 
     /// The filter as one condition (`None`: every call matches).
@@ -221,6 +225,13 @@ impl<'f> Matching<'f> {
         }
         if let Some(until) = f.until {
             all.push(Box::new(calls::at.lt(until).nullable()));
+        }
+        // The same range as ids, so (token_id, id) and its kind read only that range.
+        if let Some(above) = self.ids.above {
+            all.push(Box::new(calls::id.gt(above).nullable()));
+        }
+        if let Some(below) = self.ids.below {
+            all.push(Box::new(calls::id.lt(below).nullable()));
         }
         match &self.text {
             None => {}
