@@ -14,6 +14,9 @@ use portico::domain::secret::Password;
 use portico::operations::{upkeep, users};
 use portico::state::{AppState, Settings};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     portico::telemetry::init(&cli.log, cli.log_json);

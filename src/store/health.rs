@@ -6,9 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
-use crate::db::schema::{
-    endpoints, mapping_activity, mapping_hours, mapping_refusal_windows, mappings, tokens,
-};
+use crate::db::schema::{endpoints, mapping_activity, mapping_refusal_windows, mappings, tokens};
 use crate::db::DbConn;
 use crate::domain::endpoint::Method;
 use crate::domain::health::MappingKey;
@@ -46,62 +44,40 @@ pub struct HealthRow {
     /// What a search matches: the token's name, the endpoint's slug and name, lower case.
     #[diesel(sql_type = Text)]
     pub search_text: String,
+    /// Calls and refusals since the start of the hour 24 hours before the read.
+    #[diesel(sql_type = BigInt)]
+    pub calls_24h: i64,
+    #[diesel(sql_type = BigInt)]
+    pub refusals_24h: i64,
 }
 
-/// Every mapping with its token, endpoint and activity, by token name, endpoint
-/// and method (one pass over the mappings; the call log is not read).
-pub fn all(conn: &mut DbConn) -> QueryResult<Vec<HealthRow>> {
+/// Every mapping with its token, endpoint and activity, and its calls and refusals
+/// since `day_start`, by token name, endpoint and method (one pass over the
+/// mappings and the last 25 hours of their aggregates; the call log is not read).
+pub fn all(conn: &mut DbConn, day_start: NaiveDateTime) -> QueryResult<Vec<HealthRow>> {
     let sep = "' ' || ";
     let q = diesel::sql_query(format!(
         "SELECT m.token_id, t.name AS token_name, t.enabled AS token_enabled, \
            t.active AS token_active, t.expires_at, m.endpoint_id, e.slug AS endpoint_slug, \
            m.method, m.enabled, m.expect_every_seconds, \
            COALESCE(m.expect_since, m.created_at) AS expect_since, a.last_call_at, a.last_refusal_at, \
-           lower(t.name || {sep}e.slug || {sep}e.name) AS search_text \
+           lower(t.name || {sep}e.slug || {sep}e.name) AS search_text, \
+           COALESCE(d.calls, 0) AS calls_24h, COALESCE(d.refusals, 0) AS refusals_24h \
          FROM mappings m JOIN tokens t ON t.id = m.token_id JOIN endpoints e ON e.id = m.endpoint_id \
          LEFT JOIN mapping_activity a ON a.token_id = m.token_id AND a.endpoint_id = m.endpoint_id \
            AND a.method = m.method \
-         ORDER BY lower(t.name), e.slug, m.method"
-    ));
+         LEFT JOIN (SELECT token_id, endpoint_id, method, CAST(SUM(calls) AS BIGINT) AS calls, \
+             CAST(SUM(refusals) AS BIGINT) AS refusals FROM mapping_hours WHERE hour >= {p} \
+             GROUP BY token_id, endpoint_id, method) d \
+           ON d.token_id = m.token_id AND d.endpoint_id = m.endpoint_id AND d.method = m.method \
+         ORDER BY lower(t.name), e.slug, m.method",
+        p = if matches!(conn, DbConn::Postgres(_)) { "$1" } else { "?" },
+    ))
+    .bind::<Timestamp, _>(day_start);
     match conn {
         DbConn::Postgres(c) => q.load(c),
         DbConn::Sqlite(c) => q.load(c),
     }
-}
-
-/// One mapping's calls and refusals over a day.
-#[derive(Debug, Clone, Queryable)]
-pub struct DayCount {
-    pub token_id: i64,
-    pub endpoint_id: i64,
-    pub method: String,
-    pub calls: i64,
-    pub refusals: i64,
-}
-
-/// Calls and refusals since `since` of the mappings of `tokens` onto `endpoints`,
-/// from at most 25 hours per mapping.
-pub fn day_counts(
-    conn: &mut DbConn,
-    tokens: &[i64],
-    endpoints: &[i64],
-    since: NaiveDateTime,
-) -> QueryResult<Vec<DayCount>> {
-    use diesel::dsl::sql;
-    use mapping_hours as h;
-    h::table
-        .filter(h::hour.ge(since))
-        .filter(h::token_id.eq_any(tokens))
-        .filter(h::endpoint_id.eq_any(endpoints))
-        .group_by((h::token_id, h::endpoint_id, h::method))
-        .select((
-            h::token_id,
-            h::endpoint_id,
-            h::method,
-            sql::<BigInt>("CAST(SUM(calls) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(refusals) AS BIGINT)"),
-        ))
-        .load(conn)
 }
 
 /// An expected, enabled mapping as the periodic check reads it.

@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::Serialize;
 
 use super::{int_field, UiForm, UiUser};
@@ -96,10 +96,16 @@ fn changed(q: &HealthQuery, f: impl FnOnce(&mut HealthQuery)) -> String {
 /// "14:02" today, "2026-11-28 14:02" before (UTC).
 fn short_time(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if t.date_naive() == now.date_naive() {
-        t.format("%H:%M").to_string()
+        format!("{:02}:{:02}", t.hour(), t.minute())
     } else {
-        t.format("%Y-%m-%d %H:%M").to_string()
+        full_time(t)
     }
+}
+
+/// "2026-11-24 10:03" (UTC), as the `when` filter writes it (formatted by hand:
+/// a format string is parsed on every call, 150 times a page).
+fn full_time(t: DateTime<Utc>) -> String {
+    format!("{} {:02}:{:02}", t.date_naive(), t.hour(), t.minute())
 }
 
 /// "every 5 min", "every 2 h", "every 3 days".
@@ -116,30 +122,104 @@ fn cadence(seconds: i32) -> String {
     }
 }
 
-/// One row as the page shows it.
+/// One row as the page shows it: flat, with its words made here, so the template
+/// looks up few values (each lookup in a row costs tera a path walk).
 #[derive(Serialize)]
 struct Row {
-    #[serde(flatten)]
-    m: MappingHealth,
+    /// `{token}-{endpoint}-{method}`, for the row's element ids.
+    key: String,
+    token_id: i64,
+    token: String,
+    endpoint_id: i64,
+    slug: String,
+    method: Method,
+    /// "{token} on {slug} {method}", for labels.
+    label: String,
+    /// The mapping is switched off.
+    off: bool,
     /// "silent since 14:02", when overdue.
     silent_text: Option<String>,
+    failing: bool,
     cadence: Option<String>,
+    /// The cadences offered, as `<option>`s (numbers and fixed words only).
+    options: String,
+    /// The last call: RFC 3339, its full time, as the row says it.
+    last_call_at: Option<String>,
+    last_call_title: Option<String>,
     last_call: Option<String>,
+    /// "3 calls", and "2 refused" when there were refusals.
+    calls: String,
+    refused: Option<String>,
+    expires: Option<String>,
+    /// The token's state badge (class, words), if any; `disabled`: switched off.
+    badge: Option<(&'static str, &'static str)>,
+    disabled: bool,
     /// Renew is offered (expiring or expired, still active).
     renewable: bool,
-    /// The cadences offered: (seconds, words, chosen).
-    cadences: Vec<(i32, String, bool)>,
 }
 
-fn cadences(current: Option<i32>) -> Vec<(i32, String, bool)> {
-    let mut out: Vec<(i32, String, bool)> = CADENCES
-        .iter()
-        .map(|(s, w)| (*s, (*w).to_owned(), current == Some(*s)))
-        .collect();
-    if let Some(c) = current.filter(|c| !CADENCES.iter().any(|(s, _)| s == c)) {
-        out.push((c, cadence(c).trim_start_matches("every ").to_owned(), true));
+fn row(m: &MappingHealth, now: DateTime<Utc>) -> Row {
+    let t = &m.token;
+    let badge = match (t.active, t.expired, t.expiring) {
+        (false, _, _) => Some(("inactive", "Inactive")),
+        (true, true, _) => Some(("expired", "Expired")),
+        (true, false, true) => Some(("warn", "Expiring")),
+        _ => None,
+    };
+    Row {
+        key: format!("{}-{}-{}", t.id, m.endpoint.id, m.method),
+        token_id: t.id,
+        token: t.name.clone(),
+        endpoint_id: m.endpoint.id,
+        slug: m.endpoint.slug.clone(),
+        method: m.method,
+        label: format!("{} on {} {}", t.name, m.endpoint.slug, m.method),
+        off: !m.enabled,
+        silent_text: m
+            .silent_since
+            .map(|t| format!("silent since {}", short_time(t, now))),
+        failing: m.failing,
+        cadence: m.expect_every_seconds.map(cadence),
+        options: cadence_options(m.expect_every_seconds),
+        last_call_at: m
+            .last_call_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        last_call_title: m.last_call_at.map(full_time),
+        last_call: m.last_call_at.map(|t| short_time(t, now)),
+        calls: format!(
+            "{} call{}",
+            m.calls_24h,
+            if m.calls_24h == 1 { "" } else { "s" }
+        ),
+        refused: (m.refusals_24h > 0).then(|| format!("{} refused", m.refusals_24h)),
+        expires: t.expires_at.map(full_time),
+        badge,
+        disabled: !t.enabled,
+        renewable: t.active && (t.expiring || t.expired),
     }
-    out
+}
+
+/// The `<option>`s of the cadences offered, `current` chosen (rendered here, not
+/// in the template: 8 per row made most of the page's rendering time).
+fn cadence_options(current: Option<i32>) -> String {
+    let other = current.filter(|c| !CADENCES.iter().any(|(s, _)| s == c));
+    let words = other.map(|c| cadence(c).trim_start_matches("every ").to_owned());
+    let offered = CADENCES
+        .iter()
+        .map(|(s, w)| (*s, *w))
+        .chain(other.zip(words.as_deref()));
+    let mut html = String::new();
+    for (seconds, words) in offered {
+        let chosen = if current == Some(seconds) {
+            " selected"
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<option value=\"{seconds}\"{chosen}>{words}</option>"
+        ));
+    }
+    html
 }
 
 /// A state filter with its count.
@@ -182,23 +262,16 @@ async fn page(
     let q = q.into_inner();
     let p = health::page(&state, &q).await?;
     let now = p.at;
-    let rows: Vec<Row> = p
-        .mappings
-        .iter()
-        .cloned()
-        .map(|m| Row {
-            silent_text: m
-                .silent_since
-                .map(|t| format!("silent since {}", short_time(t, now))),
-            cadence: m.expect_every_seconds.map(cadence),
-            last_call: m.last_call_at.map(|t| short_time(t, now)),
-            renewable: m.token.active && (m.token.expiring || m.token.expired),
-            cadences: cadences(m.expect_every_seconds),
-            m,
-        })
-        .collect();
+    let rows: Vec<Row> = p.mappings.iter().map(|m| row(m, now)).collect();
     let to_page = |n: i64| changed(&q, |q| q.page = (n > 1).then(|| n.to_string()));
     let mut ctx = user.context("health", "Health");
+    // The two hidden fields of every row's forms, escaped once.
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"_csrf\" value=\"{}\"><input type=\"hidden\" name=\"_back\" value=\"{}\">",
+        tera::escape_html(&user.csrf),
+        tera::escape_html(&user.path)
+    );
+    ctx.insert("hidden", &hidden);
     ctx.insert("rows", &rows);
     ctx.insert("query", &q);
     ctx.insert("choices", &choices(&q, &p));
@@ -239,6 +312,8 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(short_time(t, now), "14:02");
+        assert_eq!(full_time(t), "2026-11-29 14:02");
+        assert_eq!(full_time(t), t.format("%Y-%m-%d %H:%M").to_string());
         assert_eq!(
             short_time(t - chrono::TimeDelta::days(1), now),
             "2026-11-28 14:02"
@@ -250,5 +325,11 @@ mod tests {
         };
         assert_eq!(address(&q), "/ui/health?q=shop+app&state=silent");
         assert_eq!(address(&HealthQuery::default()), "/ui/health");
+        let options = cadence_options(Some(900));
+        assert!(options.contains("<option value=\"900\" selected>15 min</option>"));
+        assert_eq!(options.matches("<option").count(), CADENCES.len());
+        let odd = cadence_options(Some(120));
+        assert!(odd.ends_with("<option value=\"120\" selected>2 min</option>"));
+        assert!(!cadence_options(None).contains("selected"));
     }
 }

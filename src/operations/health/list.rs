@@ -104,11 +104,12 @@ fn worst_key(f: &Flags, r: &HealthRow) -> (u8, i64) {
 /// Selects from `rows` (in token, endpoint, method order) as `s` says.
 pub fn select<'a>(rows: &'a [HealthRow], s: &Selection) -> Selected<'a> {
     let mut tally = Tally::default();
-    let mut chosen: Vec<(&HealthRow, Flags)> = Vec::new();
-    for r in rows {
-        if s.text
-            .as_deref()
-            .is_some_and(|t| !r.search_text.contains(t))
+    let mut chosen: Vec<(usize, Flags)> = Vec::new();
+    let finder = s.text.as_deref().map(memchr::memmem::Finder::new);
+    for (i, r) in rows.iter().enumerate() {
+        if finder
+            .as_ref()
+            .is_some_and(|f| f.find(r.search_text.as_bytes()).is_none())
         {
             continue;
         }
@@ -124,25 +125,100 @@ pub fn select<'a>(rows: &'a [HealthRow], s: &Selection) -> Selected<'a> {
             Some(HealthState::Expiring) => f.expiring,
         };
         if keep {
-            chosen.push((r, f));
+            chosen.push((i, f));
         }
     }
-    // Stable sorts: ties keep the token, endpoint, method order.
-    match s.sort {
-        HealthSort::Worst => chosen.sort_by_key(|(r, f)| worst_key(f, r)),
-        HealthSort::Token => {}
-        HealthSort::Endpoint => chosen.sort_by(|a, b| a.0.endpoint_slug.cmp(&b.0.endpoint_slug)),
-        HealthSort::LastCall => chosen.sort_by_key(|(r, _)| r.last_call_at),
-    }
-    if s.descending {
-        chosen.reverse();
-    }
     let total = chosen.len() as i64;
-    let rows = chosen
-        .into_iter()
-        .skip(usize::try_from(s.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(s.limit).unwrap_or(0))
-        .map(|(r, _)| r)
-        .collect();
+    // Ties keep the token, endpoint, method order (the rows' own).
+    let shown = match s.sort {
+        HealthSort::Worst => one_page(keyed(chosen, |i, f| worst_key(f, &rows[i])), s),
+        HealthSort::Token => one_page(keyed(chosen, |_, _| ()), s),
+        HealthSort::Endpoint => one_page(keyed(chosen, |i, _| rows[i].endpoint_slug.as_str()), s),
+        HealthSort::LastCall => one_page(keyed(chosen, |i, _| rows[i].last_call_at), s),
+    };
+    let rows = shown.into_iter().map(|i| &rows[i]).collect();
     Selected { rows, total, tally }
+}
+
+fn keyed<K>(chosen: Vec<(usize, Flags)>, key: impl Fn(usize, &Flags) -> K) -> Vec<(K, usize)> {
+    chosen.into_iter().map(|(i, f)| (key(i, &f), i)).collect()
+}
+
+/// The positions of the page `s` asks for, in order: only the rows up to its end
+/// are sorted (a partial selection first), ascending or, with `descending`, the
+/// whole order reversed.
+fn one_page<K: Ord>(mut keyed: Vec<(K, usize)>, s: &Selection) -> Vec<usize> {
+    let start = usize::try_from(s.offset).unwrap_or(usize::MAX);
+    let end = start
+        .saturating_add(usize::try_from(s.limit).unwrap_or(0))
+        .min(keyed.len());
+    if start >= end {
+        return Vec::new();
+    }
+    let order = |a: &(K, usize), b: &(K, usize)| match s.descending {
+        false => a.cmp(b),
+        true => b.cmp(a),
+    };
+    if end < keyed.len() {
+        keyed.select_nth_unstable_by(end - 1, order);
+        keyed.truncate(end);
+    }
+    keyed.sort_unstable_by(order);
+    keyed.drain(start..).map(|(_, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selection(offset: i64, limit: i64, descending: bool) -> Selection {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        Selection {
+            text: None,
+            state: None,
+            sort: HealthSort::Worst,
+            descending,
+            offset,
+            limit,
+            now,
+            day_start: now,
+            expiring_before: now,
+        }
+    }
+
+    /// A page taken by partial selection is the page of a stable sort of every row
+    /// (reversed whole when descending), ties in the rows' own order.
+    #[test]
+    fn a_page_is_the_page_of_the_whole_sorted_order() {
+        let keys: Vec<u8> = (0..97u32).map(|i| ((i * 37 + 11) % 7) as u8).collect();
+        for descending in [false, true] {
+            let mut whole: Vec<(u8, usize)> = keys.iter().copied().zip(0..).collect();
+            whole.sort_by_key(|(k, _)| *k);
+            if descending {
+                whole.reverse();
+            }
+            let whole: Vec<usize> = whole.into_iter().map(|(_, i)| i).collect();
+            for (offset, limit) in [
+                (0, 10),
+                (0, 200),
+                (5, 7),
+                (90, 10),
+                (96, 1),
+                (97, 5),
+                (40, 1),
+            ] {
+                let keyed: Vec<(u8, usize)> = keys.iter().copied().zip(0..).collect();
+                let got = one_page(keyed, &selection(offset, limit, descending));
+                let want: Vec<usize> = whole
+                    .iter()
+                    .copied()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .collect();
+                assert_eq!(got, want, "offset {offset} limit {limit} desc {descending}");
+            }
+        }
+    }
 }

@@ -7,14 +7,14 @@
 pub mod check;
 pub mod list;
 
-use std::collections::HashMap;
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::read;
-use crate::calls::activity::HealthRows;
+use crate::calls::activity::{HealthRows, Rows};
 use crate::domain::endpoint::Method;
 use crate::domain::health::{self, day_start, Expiry, EXPIRING_DAYS};
 use crate::error::{AppError, AppResult};
@@ -193,15 +193,7 @@ pub struct HealthPage {
     pub at: DateTime<Utc>,
 }
 
-fn mapping_health(
-    r: &HealthRow,
-    day: &HashMap<(i64, i64, String), (i64, i64)>,
-    s: &Selection,
-) -> MappingHealth {
-    let (calls_24h, refusals_24h) = day
-        .get(&(r.token_id, r.endpoint_id, r.method.as_str().to_owned()))
-        .copied()
-        .unwrap_or_default();
+fn mapping_health(r: &HealthRow, s: &Selection) -> MappingHealth {
     let expiry = health::expiry(r.expires_at, s.now);
     MappingHealth {
         token: HealthToken {
@@ -222,38 +214,88 @@ fn mapping_health(
         expect_every_seconds: r.expect_every_seconds,
         last_call_at: r.last_call_at.map(|t| t.and_utc()),
         last_refusal_at: r.last_refusal_at.map(|t| t.and_utc()),
-        calls_24h,
-        refusals_24h,
+        calls_24h: r.calls_24h,
+        refusals_24h: r.refusals_24h,
         silent_since: list::silent_since(r, s.now).map(|t| t.and_utc()),
         failing: list::failing(r, s.day_start),
     }
 }
 
 /// Every mapping's row: read once and shared for a moment by this instance's
-/// Health lists (read again sooner when access facts change, or when this
-/// instance wrote counts).
+/// Health lists, then read again behind them (see `calls::activity`); read
+/// before the answer only when there is none for the current access facts.
 async fn rows(state: &AppState) -> AppResult<HealthRows> {
     // What this instance counted is in the figures it shows.
     if let Err(e) = state.activity.flush(&state.writer).await {
         tracing::warn!(error = %e, "health read without this instance's latest counts");
     }
     let generation = state.access_generation.current().await?;
-    if let Some(rows) = state.activity.fresh_rows(generation) {
-        return Ok(rows);
+    match state.activity.rows(generation) {
+        Rows::Fresh(rows) => return Ok(rows),
+        Rows::Aging(rows) => {
+            refresh_behind(state, generation);
+            return Ok(rows);
+        }
+        Rows::Stale => {}
     }
     let _turn = state.activity.reading().await;
-    if let Some(rows) = state.activity.fresh_rows(generation) {
+    if let Rows::Fresh(rows) | Rows::Aging(rows) = state.activity.rows(generation) {
         return Ok(rows);
     }
-    let read_at = std::time::Instant::now();
-    let all = read(state, |conn| Ok(store::health::all(conn)?)).await?;
-    let rows = HealthRows {
-        read_at,
-        generation,
-        rows: std::sync::Arc::new(all),
-    };
+    let _no_flush = state.activity.without_flushes().await;
+    let (read_at, at) = (Instant::now(), state.clock.now());
+    let all = read(state, move |conn| {
+        Ok(store::health::all(conn, day_start(at))?)
+    })
+    .await?;
+    let rows = health_rows(read_at, at, generation, all);
     state.activity.keep_rows(rows.clone());
     Ok(rows)
+}
+
+fn health_rows(
+    read_at: Instant,
+    at: NaiveDateTime,
+    generation: i64,
+    all: Vec<HealthRow>,
+) -> HealthRows {
+    HealthRows {
+        read_at,
+        at,
+        day_start: day_start(at),
+        generation,
+        rows: std::sync::Arc::new(all),
+    }
+}
+
+/// Reads every mapping's row again behind the requests (one such read at a
+/// time), which meanwhile are answered from the last read.
+fn refresh_behind(state: &AppState, generation: i64) {
+    if !state.activity.start_refresh() {
+        return;
+    }
+    let (pool, activity, clock) = (
+        state.pool.clone(),
+        state.activity.clone(),
+        state.clock.clone(),
+    );
+    tokio::spawn(async move {
+        let no_flush = activity.without_flushes().await;
+        let (read_at, at) = (Instant::now(), clock.now());
+        let all = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            store::health::all(&mut conn, day_start(at)).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match all {
+            Ok(all) => activity.keep_rows(health_rows(read_at, at, generation, all)),
+            Err(e) => tracing::warn!(error = %e, "could not read the mappings' health again"),
+        }
+        drop(no_flush);
+        activity.refreshed();
+    });
 }
 
 /// One page of the mappings `q` selects (a bad choice is a validation error).
@@ -262,33 +304,7 @@ pub async fn page(state: &AppState, q: &HealthQuery) -> AppResult<HealthPage> {
     let s = q.search(now)?;
     let all = rows(state).await?;
     let chosen = list::select(&all.rows, &s);
-    let mut tokens: Vec<i64> = chosen.rows.iter().map(|r| r.token_id).collect();
-    let mut endpoints: Vec<i64> = chosen.rows.iter().map(|r| r.endpoint_id).collect();
-    tokens.sort_unstable();
-    tokens.dedup();
-    endpoints.sort_unstable();
-    endpoints.dedup();
-    let day_start = s.day_start;
-    let day = match chosen.rows.is_empty() {
-        true => Vec::new(),
-        false => {
-            read(state, move |conn| {
-                Ok(store::health::day_counts(
-                    conn, &tokens, &endpoints, day_start,
-                )?)
-            })
-            .await?
-        }
-    };
-    let day: HashMap<_, _> = day
-        .into_iter()
-        .map(|d| ((d.token_id, d.endpoint_id, d.method), (d.calls, d.refusals)))
-        .collect();
-    let mappings: Vec<MappingHealth> = chosen
-        .rows
-        .iter()
-        .map(|r| mapping_health(r, &day, &s))
-        .collect();
+    let mappings: Vec<MappingHealth> = chosen.rows.iter().map(|r| mapping_health(r, &s)).collect();
     let (total, shown) = (chosen.total, mappings.len() as i64);
     Ok(HealthPage {
         first: if shown == 0 { 0 } else { s.offset + 1 },
@@ -299,6 +315,6 @@ pub async fn page(state: &AppState, q: &HealthQuery) -> AppResult<HealthPage> {
         pages: ((total + s.limit - 1) / s.limit).max(1),
         per: s.limit,
         counts: chosen.tally.into(),
-        at: now.and_utc(),
+        at: all.at.and_utc(),
     })
 }
