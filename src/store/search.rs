@@ -113,7 +113,10 @@ fn plan(needle: &str, sample: &[String]) -> Option<Plan> {
     while picked.len() < MAX_TRIGRAMS && !left.is_empty() {
         // Characters shared with the trigrams picked so far.
         let shared = |w: &(usize, String, usize)| -> usize {
-            picked.iter().map(|p| 3usize.saturating_sub(p.0.abs_diff(w.0))).sum()
+            picked
+                .iter()
+                .map(|p| 3usize.saturating_sub(p.0.abs_diff(w.0)))
+                .sum()
         };
         let best = (0..left.len())
             .min_by_key(|&i| (shared(left[i]), left[i].2, left[i].0))
@@ -348,10 +351,7 @@ mod tests {
         assert!(!p.common);
         assert_eq!(p.query, "\":99\" AND \"998\" AND \"83,\"");
         // Nothing in the sample: spread over the needle.
-        assert_eq!(
-            query("zqxjkv", &sample),
-            "\"zqx\" AND \"qxj\" AND \"jkv\""
-        );
+        assert_eq!(query("zqxjkv", &sample), "\"zqx\" AND \"qxj\" AND \"jkv\"");
     }
 
     #[test]
