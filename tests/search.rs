@@ -202,6 +202,43 @@ async fn a_common_needle_is_found_among_the_newest_records_and_before_them(app: 
     }
 }
 
+/// A needle in one payload of fifty: rare enough (in the sample) to be looked up in
+/// the index oldest first; when it has more matches than asked for, the index is
+/// asked again newest first, so the answer is the newest ones either way.
+async fn a_rare_needle_with_more_matches_than_asked_gives_the_newest(app: TestApp) {
+    let admin = app.admin().await;
+    let endpoint = admin.create_endpoint("zoo", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let payload = "CASE WHEN n % 50 = 7 THEN '{\"n\":' || n || ',\"a\":\"zebra\"}' \
+                   ELSE '{\"n\":' || n || ',\"a\":\"horse\"}' END";
+    seed(&app, endpoint, "zoo", (1, 3_000), payload).await;
+    indexed(&app).await;
+    let url = portico::db::DatabaseUrl::parse(&app.db_url).unwrap();
+    let (all, newest_ten, every) = tokio::task::spawn_blocking(move || {
+        let pool = portico::db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let pattern = portico::store::like_pattern("zebra");
+        let mut ask = |limit| {
+            portico::store::search::matching_records(&mut conn, "zebra", &pattern, limit)
+                .unwrap()
+                .unwrap()
+        };
+        (ask(100), ask(10), ask(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(all.len(), 60, "{all:?}");
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");
+    assert_eq!(newest_ten, all[..10], "more matches than asked: the newest");
+    assert_eq!(every, all, "exactly as many as asked");
+    assert_eq!(found(&admin, "zebra").await, all);
+}
+
+on_each_backend!(
+    a_rare_needle_with_more_matches_than_asked_gives_the_newest_test,
+    a_rare_needle_with_more_matches_than_asked_gives_the_newest
+);
 on_each_backend!(
     the_index_answers_as_reading_would_test,
     the_index_answers_as_reading_would
