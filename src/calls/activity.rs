@@ -43,8 +43,6 @@ pub struct HealthRows {
     pub read_at: Instant,
     /// The moment of the read, as the clock tells it.
     pub at: NaiveDateTime,
-    /// The first hour of its 24-hour counts.
-    pub day_start: NaiveDateTime,
     pub generation: i64,
     pub rows: Arc<Vec<HealthRow>>,
 }
@@ -64,9 +62,11 @@ impl HealthRows {
                 r.last_refusal_at = r.last_refusal_at.max(latest.last_refusal);
             }
         }
+        // The 24-hour counts were read from this hour on.
+        let day_start = crate::domain::health::day_start(self.at);
         for ((key, hour), (calls, refusals)) in &delta.hours {
             match at.get(key).map(|&i| &mut rows[i]) {
-                Some(r) if *hour >= self.day_start => {
+                Some(r) if *hour >= day_start => {
                     r.calls_24h += calls;
                     r.refusals_24h += refusals;
                 }

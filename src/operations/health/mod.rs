@@ -262,7 +262,6 @@ fn health_rows(
     HealthRows {
         read_at,
         at,
-        day_start: day_start(at),
         generation,
         rows: std::sync::Arc::new(all),
     }
