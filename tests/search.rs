@@ -235,6 +235,77 @@ async fn a_rare_needle_with_more_matches_than_asked_gives_the_newest(app: TestAp
     assert_eq!(found(&admin, "zebra").await, all);
 }
 
+#[derive(diesel::QueryableByName)]
+struct Sampled {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    data: String,
+}
+
+/// SQLite: the payloads in the kept sample (which the indexer takes again once the
+/// records moved by more than a sixteenth of their span) and, when `retake`, whether
+/// taking it again now did (first); `None` on PostgreSQL, which keeps no sample.
+async fn sample_of(app: &TestApp, retake: bool) -> Option<(Vec<String>, bool)> {
+    let url = portico::db::DatabaseUrl::parse(&app.db_url).unwrap();
+    let sqlite = app.backend == Backend::Sqlite;
+    tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let pool = portico::db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let again = retake && portico::store::search::resample(&mut conn).unwrap();
+        if !sqlite {
+            assert!(!again, "PostgreSQL keeps no sample");
+            assert!(!portico::store::search::resample(&mut conn).unwrap());
+            return None;
+        }
+        let rows: Vec<Sampled> =
+            diesel::sql_query("SELECT data FROM records_search_sample ORDER BY i")
+                .load(&mut **conn)
+                .unwrap();
+        Some((rows.into_iter().map(|r| r.data).collect(), again))
+    })
+    .await
+    .unwrap()
+}
+
+async fn the_sample_follows_the_records(app: TestApp) {
+    let admin = app.admin().await;
+    let endpoint = admin.create_endpoint("zoo", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let horse = "'{\"n\":' || n || ',\"a\":\"horse\"}'";
+    let zebra = "'{\"n\":' || n || ',\"a\":\"zebra\"}'";
+    seed(&app, endpoint, "zoo", (1, 3_000), horse).await;
+    let zebras = |s: &[String]| s.iter().filter(|d| d.contains("zebra")).count();
+    let mut waited = 0;
+    let sample = loop {
+        match sample_of(&app, false).await {
+            None => return,
+            Some((sample, _)) if sample.len() == 128 => break sample,
+            Some(_) if waited < 100 => waited += 1,
+            Some(other) => panic!("the indexer never took a sample: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(sample.iter().all(|d| d.contains("horse")), "{sample:?}");
+    // 100 more records move them by less than a sixteenth: the sample stays.
+    seed(&app, endpoint, "zoo", (3_001, 3_100), zebra).await;
+    let (kept, again) = sample_of(&app, true).await.unwrap();
+    assert!(!again && kept == sample, "taken again after 100 records");
+    // 300 more (400 of 3,400): the indexer takes it again, over the zebras too.
+    seed(&app, endpoint, "zoo", (3_101, 3_400), zebra).await;
+    for _ in 0..100 {
+        let (now, _) = sample_of(&app, false).await.unwrap();
+        if zebras(&now) > 0 {
+            assert_eq!(now.len(), 128);
+            assert!((10..=20).contains(&zebras(&now)), "evenly spread: {now:?}");
+            assert_eq!(found_all(&admin, "zebra").await.len(), 400);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sample was never taken again");
+}
+
 on_each_backend!(
     a_rare_needle_with_more_matches_than_asked_gives_the_newest_test,
     a_rare_needle_with_more_matches_than_asked_gives_the_newest
@@ -254,4 +325,8 @@ on_each_backend!(
 on_each_backend!(
     a_common_needle_is_found_among_the_newest_records_and_before_them_test,
     a_common_needle_is_found_among_the_newest_records_and_before_them
+);
+on_each_backend!(
+    the_sample_follows_the_records_test,
+    the_sample_follows_the_records
 );

@@ -52,6 +52,12 @@ async fn round(state: &AppState, since_merge: &mut Duration) -> crate::error::Ap
             break;
         }
     }
+    // Before the lag is told: a search after the index caught up weighs its needle
+    // against a sample of the records it finds.
+    state
+        .writer
+        .write(|conn| Ok(store::search::resample(conn)?))
+        .await?;
     let lag = state.db(|conn| Ok(store::search::lag(conn)?)).await?;
     state.metrics.search_lag(lag);
     Ok(())

@@ -34,8 +34,6 @@ struct Bounds {
     #[diesel(sql_type = BigInt)]
     indexed_upto: i64,
     #[diesel(sql_type = BigInt)]
-    oldest: i64,
-    #[diesel(sql_type = BigInt)]
     newest: i64,
 }
 
@@ -53,7 +51,8 @@ const RECENT: i64 = 20_000;
 /// PostgreSQL: how long a search's candidate query may run.
 const PG_TIMEOUT_MS: u32 = 10_000;
 /// SQLite: payloads sampled, spread evenly over every record, to tell which of a
-/// needle's trigrams are rare (and whether the needle itself is common).
+/// needle's trigrams are rare (and whether the needle itself is common); kept in
+/// `records_search_sample` by [`resample`].
 const SAMPLE: i64 = 128;
 /// Characters of each sampled payload looked at.
 const SAMPLE_CHARS: i64 = 1_024;
@@ -165,21 +164,12 @@ fn sqlite_matching(
 ) -> QueryResult<Option<Vec<i64>>> {
     let b: Bounds = diesel::sql_query(
         "SELECT (SELECT indexed_upto FROM records_search_progress WHERE id = 1) AS indexed_upto, \
-                COALESCE((SELECT MIN(id) FROM records), 0) AS oldest, \
                 COALESCE((SELECT MAX(id) FROM records), 0) AS newest",
     )
     .get_result(c)?;
-    // One seek per sampled payload.
-    let sample: Vec<Sampled> = diesel::sql_query(
-        "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) \
-         SELECT (SELECT substr(data, 1, ?4) FROM records \
-             WHERE id >= ?2 + k.i * ?3 ORDER BY id LIMIT 1) AS data FROM k",
-    )
-    .bind::<BigInt, _>(SAMPLE)
-    .bind::<BigInt, _>(b.oldest)
-    .bind::<BigInt, _>(((b.newest - b.oldest) / SAMPLE).max(1))
-    .bind::<BigInt, _>(SAMPLE_CHARS)
-    .load(c)?;
+    // Kept by the indexer ([`resample`]): 128 short rows, in order.
+    let sample: Vec<Sampled> =
+        diesel::sql_query("SELECT data FROM records_search_sample ORDER BY i").load(c)?;
     let sample: Vec<String> = sample
         .into_iter()
         .filter_map(|s| s.data.map(|d| d.to_lowercase()))
@@ -303,6 +293,59 @@ pub fn index_next(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
         .bind::<BigInt, _>(upto)
         .execute(c)?;
     Ok(added)
+}
+
+#[derive(QueryableByName)]
+struct SampleSpan {
+    #[diesel(sql_type = BigInt)]
+    oldest: i64,
+    #[diesel(sql_type = BigInt)]
+    newest: i64,
+    #[diesel(sql_type = BigInt)]
+    sampled_oldest: i64,
+    #[diesel(sql_type = BigInt)]
+    sampled_newest: i64,
+}
+
+/// Takes the SQLite sample of payloads again ([`SAMPLE`] of them, spread evenly over
+/// every record, one seek each) when the records have moved by more than a sixteenth
+/// of their span since it was taken, or it never was; whether it did. (Nothing on
+/// PostgreSQL.) The sample only steers how the index is asked, never the answer.
+pub fn resample(conn: &mut DbConn) -> QueryResult<bool> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(false);
+    };
+    let s: SampleSpan = diesel::sql_query(
+        "SELECT COALESCE((SELECT MIN(id) FROM records), 0) AS oldest, \
+                COALESCE((SELECT MAX(id) FROM records), 0) AS newest, \
+                sampled_oldest, sampled_newest FROM records_search_progress WHERE id = 1",
+    )
+    .get_result(c)?;
+    let moved = s.oldest.abs_diff(s.sampled_oldest) + s.newest.abs_diff(s.sampled_newest);
+    let taken = s.sampled_newest > 0 || s.newest == 0;
+    if taken && moved * 16 <= s.newest.abs_diff(s.oldest) {
+        return Ok(false);
+    }
+    diesel::sql_query("DELETE FROM records_search_sample").execute(c)?;
+    diesel::sql_query(
+        "INSERT INTO records_search_sample (i, data) \
+         WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) \
+         SELECT i, data FROM (SELECT k.i AS i, (SELECT substr(data, 1, ?4) FROM records \
+             WHERE id >= ?2 + k.i * ?3 ORDER BY id LIMIT 1) AS data FROM k) \
+         WHERE data IS NOT NULL",
+    )
+    .bind::<BigInt, _>(SAMPLE)
+    .bind::<BigInt, _>(s.oldest)
+    .bind::<BigInt, _>(((s.newest - s.oldest) / SAMPLE).max(1))
+    .bind::<BigInt, _>(SAMPLE_CHARS)
+    .execute(c)?;
+    diesel::sql_query(
+        "UPDATE records_search_progress SET sampled_oldest = ?1, sampled_newest = ?2 WHERE id = 1",
+    )
+    .bind::<BigInt, _>(s.oldest)
+    .bind::<BigInt, _>(s.newest)
+    .execute(c)?;
+    Ok(true)
 }
 
 /// Records stored but not yet in the SQLite index (0 on PostgreSQL).
