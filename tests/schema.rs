@@ -41,12 +41,12 @@ struct Column {
 
 fn actual(conn: &mut DbConn) -> BTreeMap<String, BTreeSet<String>> {
     let rows: Vec<Column> = match conn {
-        // (SQLite's `calls_disorder`, kept by triggers, is read by `store::call_order`'s SQL alone.)
+        // (SQLite's `calls_spans`, kept by triggers, is read by `store::call_order`'s SQL alone.)
         DbConn::Sqlite(c) => diesel::sql_query(
             "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%' \
              AND m.name NOT LIKE 'records_search%' AND m.name NOT LIKE 'tokens_search%' \
-             AND m.name <> 'calls_disorder'",
+             AND m.name <> 'calls_spans'",
         )
         .load(c)
         .unwrap(),

@@ -1,28 +1,26 @@
 //! A time range of the viewer is exact at its edges. On SQLite it is read as a range
-//! of ids (`store::call_order`), widened by how far the log's times have run against
-//! its ids: calls at `since`, just before `until`, and calls whose id came after a
-//! later call's are in or out exactly as their `at` says, in the page, the stats and
-//! the export alike.
+//! of ids (`store::call_order`): the blocks of ids whose calls' times meet it. Calls
+//! at `since`, just before `until`, and calls whose id came after a later call's are
+//! in or out exactly as their `at` says, in the page, the stats and the export alike.
 
 mod common;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use common::*;
-use diesel::sql_types::{BigInt, Nullable};
-use diesel::{QueryableByName, RunQueryDsl};
 use portico::db::{self, DatabaseUrl};
-use portico::store::call_order::{self, IdRange};
+use portico::store::call_order::{self, IdRange, BLOCK};
 use serde_json::Value;
 
 const TOKEN: i64 = 4242;
-/// The calls' ids start above this.
-const BASE: i64 = 1_000_000;
+/// Call `n`'s id is `BASE + n * STEP`: two calls a block of ids, from call 2 on.
+const BASE: i64 = 256 * BLOCK;
+const STEP: i64 = BLOCK / 2;
 
 fn rfc3339(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// Ids (less [`BASE`]) of the token's calls a query of the API returns, through
+/// The numbers of the token's calls a query of the API returns, through
 /// pages of two (the cursor goes with the range).
 async fn ids_in(admin: &Session, range: &str) -> Vec<i64> {
     let (mut ids, mut cursor) = (Vec::new(), String::new());
@@ -31,7 +29,7 @@ async fn ids_in(admin: &Session, range: &str) -> Vec<i64> {
             .read(&format!("/calls?token={TOKEN}&{range}&limit=2{cursor}"))
             .await;
         for call in page["calls"].as_array().unwrap() {
-            ids.push(call["id"].as_i64().unwrap() - BASE);
+            ids.push((call["id"].as_i64().unwrap() - BASE) / STEP);
         }
         match page["next"].as_i64() {
             Some(next) => cursor = format!("&cursor={next}"),
@@ -41,23 +39,13 @@ async fn ids_in(admin: &Session, range: &str) -> Vec<i64> {
     ids
 }
 
-#[derive(QueryableByName)]
-struct Lag {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    lag_ms: Option<i64>,
-}
-
-/// The measured disorder (SQLite) and the ids `since..until` lies between.
-async fn order_of(app: &TestApp, since: NaiveDateTime, until: NaiveDateTime) -> (i64, IdRange) {
+/// The ids `since..until` lies between (SQLite).
+async fn order_of(app: &TestApp, since: NaiveDateTime, until: NaiveDateTime) -> IdRange {
     let url = DatabaseUrl::parse(&app.db_url).unwrap();
     tokio::task::spawn_blocking(move || {
         let pool = db::connect(&url, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        let lag: Lag = diesel::sql_query("SELECT lag_ms FROM calls_disorder")
-            .get_result(&mut **conn)
-            .unwrap();
-        let range = call_order::ids_within(&mut conn, Some(since), Some(until)).unwrap();
-        (lag.lag_ms.unwrap_or(-1), range)
+        call_order::ids_within(&mut conn, Some(since), Some(until)).unwrap()
     })
     .await
     .unwrap()
@@ -75,8 +63,8 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
         TimeDelta::microseconds,
         TimeDelta::hours,
     );
-    // In id order, as the writer numbers them; 3 and 10 are behind an earlier id's
-    // call by 1.2 s and 1.5 s.
+    // Calls 1 to 12 in id order, as the writer numbers them; 3 and 10 are behind an
+    // earlier id's call by 1.2 s and 1.5 s.
     let calls = [
         since - hour(12),
         since + ms(200),
@@ -97,7 +85,7 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
         .map(|(i, at)| {
             format!(
                 "({}, '{}', 'orders', 'POST', '/e/orders', 201, 'secondary', {TOKEN}, '127.0.0.1', 10, 10, 10)",
-                BASE + 1 + i as i64,
+                BASE + (i as i64 + 1) * STEP,
                 at.format("%Y-%m-%d %H:%M:%S%.6f")
             )
         })
@@ -109,15 +97,26 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
     ))
     .await;
     if app.backend == Backend::Sqlite {
-        // The database measured the disorder; the day lies between calls 1 and 11.
-        let (lag, range) = order_of(&app, since, until).await;
-        assert!((1500..1600).contains(&lag), "lag {lag} ms");
+        // The blocks of calls 2-3, 4-5, 6-7 and 10-11 meet the day; those of 1, 8-9
+        // (until and after) and 12 do not.
         let expect = IdRange {
-            above: Some(BASE + 1),
-            below: Some(BASE + 11),
+            above: Some(BASE + BLOCK - 1),
+            below: Some(BASE + 6 * BLOCK),
         };
-        assert_eq!(range, expect);
+        assert_eq!(order_of(&app, since, until).await, expect);
+        let later = (until + hour(3), until + hour(4));
+        let none = IdRange {
+            above: Some(0),
+            below: Some(1),
+        };
+        assert_eq!(order_of(&app, later.0, later.1).await, none, "no call");
     }
+    let empty = format!(
+        "since={}&until={}",
+        rfc3339(until + hour(3)),
+        rfc3339(until + hour(4))
+    );
+    assert!(ids_in(&admin, &empty).await.is_empty());
     let day_range = format!("since={}&until={}", rfc3339(since), rfc3339(until));
     assert_eq!(ids_in(&admin, &day_range).await, [10, 7, 6, 4, 2]);
     let from = format!("since={}", rfc3339(since));
@@ -148,23 +147,28 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
     let exported: Vec<i64> = export
         .lines()
         .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
+            (serde_json::from_str::<Value>(l).unwrap()["id"]
                 .as_i64()
                 .unwrap()
-                - BASE
+                - BASE)
+                / STEP
         })
         .collect();
     assert_eq!(exported, [10, 7, 6, 4, 2]);
 
-    // A call whose `at` is changed: the disorder is no longer known, nothing is narrowed.
+    // A call whose `at` is changed into the day: its block now meets it.
     app.sql(format!(
         "UPDATE calls SET at = '{}' WHERE id = {}",
         (since + TimeDelta::minutes(1)).format("%Y-%m-%d %H:%M:%S%.6f"),
-        BASE + 12
+        BASE + 12 * STEP
     ))
     .await;
     if app.backend == Backend::Sqlite {
-        assert_eq!(order_of(&app, since, until).await, (-1, IdRange::default()));
+        let expect = IdRange {
+            above: Some(BASE + BLOCK - 1),
+            below: Some(BASE + 7 * BLOCK),
+        };
+        assert_eq!(order_of(&app, since, until).await, expect);
     }
     assert_eq!(ids_in(&admin, &day_range).await, [12, 10, 7, 6, 4, 2]);
 }
