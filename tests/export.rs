@@ -147,6 +147,63 @@ async fn every_row_streams(app: TestApp) {
 
 on_each_backend!(exports_stream_every_matching_call, every_row_streams);
 
+/// Records of several days whose ids interleave (PostgreSQL: in day partitions whose
+/// id spans overlap), and a later day of their own: every payload is exported.
+async fn payloads_of_every_day(app: TestApp) {
+    let admin = app.admin().await;
+    let endpoint = admin.create_endpoint("orders", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let first = app.clock.now().date() - chrono::TimeDelta::days(10);
+    app.prepare_days(first, first + chrono::TimeDelta::days(5))
+        .await;
+    // Record n (1..=400) on day n % 3 of the first three, or day 5 from 301 on.
+    let day = format!("'{}'", first.format("%Y-%m-%d"));
+    let (numbers, at) = match app.backend {
+        Backend::Sqlite => (
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 400) SELECT n FROM s",
+            format!("datetime({day}, '+' || (CASE WHEN n > 300 THEN 5 ELSE n % 3 END) || ' days', '+' || n || ' seconds')"),
+        ),
+        Backend::Postgres => (
+            "SELECT n FROM generate_series(1, 400) AS s(n)",
+            format!("CAST({day} AS timestamp) + make_interval(days => CASE WHEN n > 300 THEN 5 ELSE n % 3 END, secs => n)"),
+        ),
+    };
+    app.sql(format!(
+        "INSERT INTO records (endpoint_id, received_at, data) \
+         SELECT {endpoint}, {at}, '{{\"n\":' || n || '}}' FROM ({numbers}) AS s ORDER BY n"
+    ))
+    .await;
+    app.seed_calls_of_records(endpoint, "orders").await;
+    let text = admin
+        .get("/calls/export?format=ndjson&data=true")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut numbers: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            line["data"]["n"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no payload: {l}"))
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=400).collect::<Vec<i64>>());
+    let csv = admin
+        .get("/calls/export?format=csv&data=true")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let with_data = csv.lines().filter(|l| l.contains(r#"{""n"":"#)).count();
+    assert_eq!(with_data, 400, "{csv}");
+}
+
+on_each_backend!(exports_carry_payloads_of_every_day, payloads_of_every_day);
+
 /// A sample of `/metrics`, 0 when absent.
 async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app.metrics().await;

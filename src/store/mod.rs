@@ -17,6 +17,7 @@ pub mod limits;
 pub mod mappings;
 pub mod partitions;
 pub mod records;
+pub mod records_by_id;
 pub mod replication;
 pub mod schemas;
 pub mod search;

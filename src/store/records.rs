@@ -148,6 +148,9 @@ pub fn count(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<i64> {
 
 /// (id, size of the payload in bytes) of the records `ids` that exist.
 pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    if let Some(found) = super::records_by_id::sizes(conn, ids)? {
+        return Ok(found);
+    }
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let bytes = match conn {
@@ -162,6 +165,9 @@ pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
 
 /// (id, payload) of the records `ids` that exist.
 pub fn data_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    if let Some(found) = super::records_by_id::data_of(conn, ids)? {
+        return Ok(found);
+    }
     records::table
         .filter(records::id.eq_any(ids))
         .select((records::id, records::data))

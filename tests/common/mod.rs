@@ -315,6 +315,11 @@ impl TestApp {
             ),
         };
         self.sql(records).await;
+        self.seed_calls_of_records(endpoint_id, slug).await;
+    }
+
+    /// A `201` POST call for every record of `endpoint_id`, at its time, in id order.
+    pub async fn seed_calls_of_records(&self, endpoint_id: i64, slug: &str) {
         self.sql(format!(
             "INSERT INTO calls (at, endpoint_id, endpoint_slug, method, path, status, token_kind, \
              remote_addr, request_bytes, response_bytes, duration_us, record_id) \
