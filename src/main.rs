@@ -18,6 +18,7 @@ use portico::state::{AppState, Settings};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    portico::threads::small_pages_only();
     let cli = Cli::parse();
     portico::telemetry::init(&cli.log, cli.log_json);
     let url = DatabaseUrl::parse(&cli.database_url).map_err(|e| anyhow::anyhow!(e))?;
