@@ -207,13 +207,14 @@ fn produce(pool: &DbPool, metrics: &Metrics, export: &Export, sink: &mut Sink) -
     let mut rows = Rows::new(export, sink);
     let mut left = export.limit.unwrap_or(u64::MAX);
     let mut cursor = None;
+    let mut spans = store::records_by_id::Spans::default();
     while left > 0 {
         let want = i64::try_from(left).unwrap_or(i64::MAX).min(PAGE);
         let page = store::calls::page(&mut conn, &export.filter, cursor, want).map_err(db_error)?;
         cursor = page.last().map(|c| c.id);
         let n = page.len() as u64;
         if export.with_data {
-            write_with_payloads(&mut conn, page, &mut rows)?;
+            write_with_payloads(&mut conn, &mut spans, page, &mut rows)?;
         } else {
             for call in page {
                 rows.write(call, None)?;
@@ -231,11 +232,12 @@ fn produce(pool: &DbPool, metrics: &Metrics, export: &Export, sink: &mut Sink) -
 /// Writes `page` with its payloads, read in groups under the budget.
 fn write_with_payloads(
     conn: &mut crate::db::DbConn,
+    spans: &mut store::records_by_id::Spans,
     page: Vec<Call>,
     rows: &mut Rows<'_>,
 ) -> io::Result<()> {
     let ids: Vec<i64> = page.iter().filter_map(|c| c.record_id).collect();
-    let sizes: HashMap<i64, i64> = store::records::sizes(conn, &ids)
+    let sizes: HashMap<i64, i64> = store::records::sizes(conn, spans, &ids)
         .map_err(db_error)?
         .into_iter()
         .collect();
@@ -248,17 +250,18 @@ fn write_with_payloads(
             .copied()
             .unwrap_or(0);
         if !group.is_empty() && group_bytes + size > PAYLOAD_BUDGET {
-            flush_group(conn, std::mem::take(&mut group), rows)?;
+            flush_group(conn, spans, std::mem::take(&mut group), rows)?;
             group_bytes = 0;
         }
         group_bytes += size;
         group.push(call);
     }
-    flush_group(conn, group, rows)
+    flush_group(conn, spans, group, rows)
 }
 
 fn flush_group(
     conn: &mut crate::db::DbConn,
+    spans: &mut store::records_by_id::Spans,
     group: Vec<Call>,
     rows: &mut Rows<'_>,
 ) -> io::Result<()> {
@@ -266,7 +269,7 @@ fn flush_group(
     let mut data: HashMap<i64, String> = if ids.is_empty() {
         HashMap::new()
     } else {
-        store::records::data_of(conn, &ids)
+        store::records::data_of(conn, spans, &ids)
             .map_err(db_error)?
             .into_iter()
             .collect()

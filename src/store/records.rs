@@ -146,9 +146,14 @@ pub fn count(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-/// (id, size of the payload in bytes) of the records `ids` that exist.
-pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    if let Some(found) = super::records_by_id::sizes(conn, ids)? {
+/// (id, size of the payload in bytes) of the records `ids` that exist (`spans`: where
+/// they lie, kept across the calls of one export).
+pub fn sizes(
+    conn: &mut DbConn,
+    spans: &mut super::records_by_id::Spans,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, i64)>> {
+    if let Some(found) = super::records_by_id::sizes(conn, spans, ids)? {
         return Ok(found);
     }
     use diesel::dsl::sql;
@@ -164,8 +169,12 @@ pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
 }
 
 /// (id, payload) of the records `ids` that exist.
-pub fn data_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    if let Some(found) = super::records_by_id::data_of(conn, ids)? {
+pub fn data_of(
+    conn: &mut DbConn,
+    spans: &mut super::records_by_id::Spans,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String)>> {
+    if let Some(found) = super::records_by_id::data_of(conn, spans, ids)? {
         return Ok(found);
     }
     records::table

@@ -2,11 +2,15 @@
 //!
 //! On PostgreSQL the records are partitioned by day and an id says nothing of its
 //! day: `id = ANY(...)` on the parent probes every partition's primary key for every
-//! id (31 partitions: 31 probes per record, an export of 10M records took minutes).
-//! So the partitions that can hold the ids are found first: those whose smallest and
-//! largest id (one probe each) span one of them. The ids asked for belong to calls
-//! already read, and a record is committed with or before its call, so every record
-//! asked for is already in its partition's span when the spans are read.
+//! id (31 partitions: 31 probes per record; an export of 10M records took over 10
+//! minutes). So each partition's span of ids (its smallest and largest, one probe
+//! each) is read once per export ([`Spans`]) and a page's ids are looked up in the
+//! partitions whose span holds one of them. The spans are read again when an id is
+//! above them all (a record newer than the spans), and an id not found where the
+//! spans put it (deleted, or committed into a partition after its span was read) is
+//! looked up on the parent table, so the answer is exactly the parent's.
+
+use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
@@ -22,6 +26,16 @@ struct Span {
     lo: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     hi: Option<i64>,
+}
+
+/// Where the records lie, kept across the pages of one export.
+#[derive(Default)]
+pub struct Spans(Option<Located>);
+
+enum Located {
+    /// Not partitioned (or SQLite): the parent table serves.
+    Whole,
+    Partitions(Vec<Span>),
 }
 
 #[derive(QueryableByName)]
@@ -40,18 +54,17 @@ struct Data {
     data: String,
 }
 
-/// PostgreSQL, records partitioned: the partitions that may hold one of `ids`
-/// (sorted); `None` when the records are not partitioned (or on SQLite).
-fn holding(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<Vec<String>>> {
+/// Each record partition's smallest and largest id (PostgreSQL, partitioned).
+fn locate(conn: &mut DbConn) -> QueryResult<Located> {
     if !partitions::partitioned(conn, Daily::Records)? {
-        return Ok(None);
+        return Ok(Located::Whole);
     }
     let days = partitions::days(conn, Daily::Records)?;
     let DbConn::Postgres(c) = conn else {
-        return Ok(None);
+        return Ok(Located::Whole);
     };
-    if days.is_empty() || ids.is_empty() {
-        return Ok(Some(Vec::new()));
+    if days.is_empty() {
+        return Ok(Located::Partitions(Vec::new()));
     }
     // Partition names are made by Portico from a date: digits and letters only.
     let spans: Vec<String> = days
@@ -61,62 +74,153 @@ fn holding(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<Vec<String>>> {
             format!("SELECT '{name}' AS name, MIN(id) AS lo, MAX(id) AS hi FROM {name}")
         })
         .collect();
-    let spans: Vec<Span> = diesel::sql_query(spans.join(" UNION ALL ")).load(c)?;
-    Ok(Some(
-        spans
-            .into_iter()
-            .filter_map(|s| {
-                let (lo, hi) = (s.lo?, s.hi?);
-                // The first id at or above lo is at most hi.
-                let at = ids.partition_point(|&id| id < lo);
-                (at < ids.len() && ids[at] <= hi).then_some(s.name)
-            })
-            .collect(),
-    ))
+    let spans = diesel::sql_query(spans.join(" UNION ALL ")).load(c)?;
+    Ok(Located::Partitions(spans))
 }
 
-/// The same query over each of `parts`, the results together.
-fn over<'p>(parts: &'p [String], select: &'p str) -> impl Iterator<Item = String> + 'p {
-    parts
+/// The partitions whose span holds one of `ids` (sorted), and whether an id is above
+/// every span (a record newer than the spans).
+fn holding(spans: &[Span], ids: &[i64]) -> (Vec<String>, bool) {
+    let newest = spans.iter().filter_map(|s| s.hi).max();
+    let names = spans
         .iter()
-        .map(move |p| format!("SELECT {select} FROM {p} WHERE id = ANY($1)"))
+        .filter_map(|s| {
+            let (lo, hi) = (s.lo?, s.hi?);
+            // The first id at or above lo is at most hi.
+            let at = ids.partition_point(|&id| id < lo);
+            (at < ids.len() && ids[at] <= hi).then(|| s.name.clone())
+        })
+        .collect();
+    let newer = ids.last().is_some_and(|&id| newest.is_none_or(|n| id > n));
+    (names, newer)
 }
 
-/// `select` of the records `ids` that exist, read from the partitions that may
-/// hold them; `None` when the parent table serves as well (not partitioned).
-fn load<T>(conn: &mut DbConn, ids: &[i64], select: &str) -> QueryResult<Option<Vec<T>>>
+/// The partitions to read for `ids` (sorted), the spans read (again) when they are
+/// older than an id; `None` when the parent table serves.
+fn partitions_for(
+    conn: &mut DbConn,
+    spans: &mut Spans,
+    ids: &[i64],
+) -> QueryResult<Option<Vec<String>>> {
+    if spans.0.is_none() {
+        spans.0 = Some(locate(conn)?);
+    }
+    let Some(Located::Partitions(known)) = &spans.0 else {
+        return Ok(None);
+    };
+    let (names, newer) = holding(known, ids);
+    if !newer {
+        return Ok(Some(names));
+    }
+    spans.0 = Some(locate(conn)?);
+    match &spans.0 {
+        Some(Located::Partitions(known)) => Ok(Some(holding(known, ids).0)),
+        _ => Ok(None),
+    }
+}
+
+/// `select` of the records `ids` that exist, read from the partitions that may hold
+/// them (and the parent for any not found there); `None` when the parent table
+/// serves as well (not partitioned).
+fn load<T>(
+    conn: &mut DbConn,
+    spans: &mut Spans,
+    ids: &[i64],
+    select: &str,
+    id_of: fn(&T) -> i64,
+) -> QueryResult<Option<Vec<T>>>
 where
     T: QueryableByName<diesel::pg::Pg> + 'static,
 {
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
-    let Some(parts) = holding(conn, &sorted)? else {
+    sorted.dedup();
+    let Some(parts) = partitions_for(conn, spans, &sorted)? else {
         return Ok(None);
     };
     let DbConn::Postgres(c) = conn else {
         return Ok(None);
     };
-    if parts.is_empty() {
-        return Ok(Some(Vec::new()));
+    let mut rows: Vec<T> = Vec::new();
+    if !parts.is_empty() {
+        let sql: Vec<String> = parts
+            .iter()
+            .map(|p| format!("SELECT {select} FROM {p} WHERE id = ANY($1)"))
+            .collect();
+        rows = diesel::sql_query(sql.join(" UNION ALL "))
+            .bind::<Array<BigInt>, _>(&sorted)
+            .load(c)?;
     }
-    let sql: Vec<String> = over(&parts, select).collect();
-    diesel::sql_query(sql.join(" UNION ALL "))
-        .bind::<Array<BigInt>, _>(&sorted)
-        .load(c)
-        .map(Some)
+    let found: HashSet<i64> = rows.iter().map(id_of).collect();
+    let missing: Vec<i64> = sorted
+        .into_iter()
+        .filter(|id| !found.contains(id))
+        .collect();
+    if !missing.is_empty() {
+        let more: Vec<T> =
+            diesel::sql_query(format!("SELECT {select} FROM records WHERE id = ANY($1)"))
+                .bind::<Array<BigInt>, _>(&missing)
+                .load(c)?;
+        rows.extend(more);
+    }
+    Ok(Some(rows))
 }
 
 /// (id, size of the payload in bytes) of the records `ids` that exist, or `None`
 /// when the parent table serves as well (not partitioned).
-pub fn sizes(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<Vec<(i64, i64)>>> {
-    let rows: Option<Vec<Sized>> =
-        load(conn, ids, "id, CAST(octet_length(data) AS BIGINT) AS size")?;
+pub fn sizes(
+    conn: &mut DbConn,
+    spans: &mut Spans,
+    ids: &[i64],
+) -> QueryResult<Option<Vec<(i64, i64)>>> {
+    let select = "id, CAST(octet_length(data) AS BIGINT) AS size";
+    let rows: Option<Vec<Sized>> = load(conn, spans, ids, select, |r: &Sized| r.id)?;
     Ok(rows.map(|r| r.into_iter().map(|r| (r.id, r.size)).collect()))
 }
 
 /// (id, payload) of the records `ids` that exist, or `None` when the parent table
 /// serves as well (not partitioned).
-pub fn data_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<Vec<(i64, String)>>> {
-    let rows: Option<Vec<Data>> = load(conn, ids, "id, data")?;
+pub fn data_of(
+    conn: &mut DbConn,
+    spans: &mut Spans,
+    ids: &[i64],
+) -> QueryResult<Option<Vec<(i64, String)>>> {
+    let rows: Option<Vec<Data>> = load(conn, spans, ids, "id, data", |r: &Data| r.id)?;
     Ok(rows.map(|r| r.into_iter().map(|r| (r.id, r.data)).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{holding, Span};
+
+    fn span(name: &str, lo: Option<i64>, hi: Option<i64>) -> Span {
+        Span {
+            name: name.into(),
+            lo,
+            hi,
+        }
+    }
+
+    #[test]
+    fn a_page_reads_the_partitions_whose_span_holds_one_of_its_ids() {
+        let spans = [
+            span("p1", Some(1), Some(100)),
+            span("p2", Some(50), Some(200)),
+            span("p3", Some(201), Some(300)),
+            span("empty", None, None),
+        ];
+        assert_eq!(holding(&spans, &[10, 20]), (vec!["p1".into()], false));
+        assert_eq!(
+            holding(&spans, &[60]),
+            (vec!["p1".into(), "p2".into()], false)
+        );
+        assert_eq!(
+            holding(&spans, &[150, 250]),
+            (vec!["p2".into(), "p3".into()], false)
+        );
+        // Above every span: newer than the spans (read them again).
+        assert_eq!(holding(&spans, &[250, 301]), (vec!["p3".into()], true));
+        assert_eq!(holding(&[], &[1]), (vec![], true));
+        assert_eq!(holding(&spans, &[]), (vec![], false));
+    }
 }
