@@ -8,7 +8,9 @@ mod common;
 use chrono::{NaiveDateTime, TimeDelta};
 use common::*;
 use portico::db::{self, DatabaseUrl};
+use portico::store::call_days;
 use portico::store::call_order::{self, IdRange, BLOCK};
+use portico::store::partitions::{self, Daily};
 use serde_json::Value;
 
 const TOKEN: i64 = 4242;
@@ -51,6 +53,27 @@ async fn order_of(app: &TestApp, since: NaiveDateTime, until: NaiveDateTime) -> 
     .unwrap()
 }
 
+/// Writes the token's calls `(n, at)` straight into the database, call `n` under id
+/// `BASE + n * STEP`, in one statement.
+async fn insert_calls(app: &TestApp, calls: &[(i64, NaiveDateTime)]) {
+    let values: Vec<String> = calls
+        .iter()
+        .map(|(n, at)| {
+            format!(
+                "({}, '{}', 'orders', 'POST', '/e/orders', 201, 'secondary', {TOKEN}, '127.0.0.1', 10, 10, 10)",
+                BASE + n * STEP,
+                at.format("%Y-%m-%d %H:%M:%S%.6f")
+            )
+        })
+        .collect();
+    app.sql(format!(
+        "INSERT INTO calls (id, at, endpoint_slug, method, path, status, token_kind, token_id, \
+         remote_addr, request_bytes, response_bytes, duration_us) VALUES {}",
+        values.join(", ")
+    ))
+    .await;
+}
+
 async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
     let admin = app.admin().await;
     let day = app.clock.now().date() - TimeDelta::days(3);
@@ -79,23 +102,8 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
         until + hour(1),
         until + hour(2),
     ];
-    let values: Vec<String> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, at)| {
-            format!(
-                "({}, '{}', 'orders', 'POST', '/e/orders', 201, 'secondary', {TOKEN}, '127.0.0.1', 10, 10, 10)",
-                BASE + (i as i64 + 1) * STEP,
-                at.format("%Y-%m-%d %H:%M:%S%.6f")
-            )
-        })
-        .collect();
-    app.sql(format!(
-        "INSERT INTO calls (id, at, endpoint_slug, method, path, status, token_kind, token_id, \
-         remote_addr, request_bytes, response_bytes, duration_us) VALUES {}",
-        values.join(", ")
-    ))
-    .await;
+    let numbered: Vec<(i64, NaiveDateTime)> = (1..).zip(calls).collect();
+    insert_calls(&app, &numbered).await;
     if app.backend == Backend::Sqlite {
         // The blocks of calls 2-3, 4-5, 6-7 and 10-11 meet the day; those of 1, 8-9
         // (until and after) and 12 do not.
@@ -176,4 +184,85 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
 on_each_backend!(
     a_time_range_is_exact_at_its_edges_test,
     a_time_range_is_exact_at_its_edges
+);
+
+/// The newest pages without a range (or with a wide one) read the newest days first
+/// on PostgreSQL (`store::call_days`); calls written late into older days, or moved
+/// there, still come in the order of their ids.
+async fn the_newest_pages_come_in_id_order_across_days(app: TestApp) {
+    let admin = app.admin().await;
+    let today = app.clock.now().date();
+    let first = today - TimeDelta::days(9);
+    app.prepare_days(first - TimeDelta::days(1), today + TimeDelta::days(1))
+        .await;
+    let noon = |days_ago: i64| {
+        (today - TimeDelta::days(days_ago))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+    };
+    // Calls 1 to 30: three a day over ten days, oldest first; call 40 written late
+    // into the day seven days ago; call 35 made yesterday, then moved eight days back.
+    let mut calls: Vec<(i64, NaiveDateTime)> = (0..30)
+        .map(|n| (n + 1, noon(9 - n / 3) + TimeDelta::minutes(n % 3)))
+        .collect();
+    calls.push((40, noon(7) + TimeDelta::hours(3)));
+    calls.push((35, noon(1) + TimeDelta::hours(1)));
+    insert_calls(&app, &calls).await;
+    app.sql(format!(
+        "UPDATE calls SET at = '{}' WHERE id = {}",
+        noon(8).format("%Y-%m-%d %H:%M:%S%.6f"),
+        BASE + 35 * STEP
+    ))
+    .await;
+    let mut expect: Vec<i64> = (1..=30).rev().collect();
+    expect.splice(0..0, [40, 35]);
+    assert_eq!(ids_in(&admin, "method=POST").await, expect);
+    let wide = format!("since={}", rfc3339(noon(20)));
+    assert_eq!(ids_in(&admin, &wide).await, expect);
+    for limit in [1, 5, 12] {
+        let page = admin
+            .read(&format!("/calls?token={TOKEN}&limit={limit}"))
+            .await;
+        let ids: Vec<i64> = page["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_i64().unwrap() - BASE) / STEP)
+            .collect();
+        assert_eq!(ids, expect[..limit], "limit {limit}");
+    }
+    if app.backend == Backend::Postgres {
+        the_bounds_follow_the_days(&app, first, noon(7).date()).await;
+    }
+}
+
+/// The days' id bounds hold the late and the moved calls, and a dropped day
+/// partition takes its bounds along.
+async fn the_bounds_follow_the_days(
+    app: &TestApp,
+    first: chrono::NaiveDate,
+    late: chrono::NaiveDate,
+) {
+    let url = DatabaseUrl::parse(&app.db_url).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let pool = db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let spans = call_days::spans(&mut conn).unwrap();
+        let of = |day| spans.iter().find(|s| s.day == day).copied().unwrap();
+        assert!(of(late).last_id >= BASE + 40 * STEP, "{spans:?}");
+        let moved = of(late - TimeDelta::days(1));
+        assert!(moved.last_id >= BASE + 35 * STEP, "{spans:?}");
+        assert!(of(first).first_id <= BASE + STEP, "{spans:?}");
+        partitions::drop_day(&mut conn, Daily::Calls, first).unwrap();
+        let after = call_days::spans(&mut conn).unwrap();
+        assert!(after.iter().all(|s| s.day != first), "{after:?}");
+        assert_eq!(after.len(), spans.len() - 1);
+    })
+    .await
+    .unwrap()
+}
+
+on_each_backend!(
+    the_newest_pages_come_in_id_order_across_days_test,
+    the_newest_pages_come_in_id_order_across_days
 );

@@ -91,6 +91,9 @@ pub struct CallFilter {
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
+mod pages;
+pub use pages::page;
+
 /// Inserts `call` under a fresh id; returns it.
 pub fn insert(conn: &mut DbConn, call: &Call) -> QueryResult<i64> {
     let id = super::ids::reserve(conn, super::ids::Numbered::Calls, 1)?[0];
@@ -264,24 +267,6 @@ impl<'f> Matching<'f> {
         }
         all.into_iter().reduce(|a, b| Box::new(a.and(b)))
     }
-}
-
-/// Newest first; `before` is the keyset cursor (the last id of the previous page).
-pub fn page(
-    conn: &mut DbConn,
-    f: &CallFilter,
-    before: Option<i64>,
-    limit: i64,
-) -> QueryResult<Vec<Call>> {
-    let matching = Matching::resolve(conn, f)?;
-    let mut q = calls::table.select(Call::as_select()).into_boxed();
-    if let Some(p) = matching.predicate() {
-        q = q.filter(p);
-    }
-    if let Some(before) = before {
-        q = q.filter(calls::id.lt(before));
-    }
-    q.order(calls::id.desc()).limit(limit).load(conn)
 }
 
 /// When the first and the last call `matching` were made (`None`: no call matches).

@@ -137,6 +137,12 @@ pub fn drop_day(conn: &mut DbConn, table: Daily, day: NaiveDate) -> QueryResult<
     };
     diesel::sql_query(detach).execute(c)?;
     diesel::sql_query(format!("DROP TABLE {name}")).execute(c)?;
+    if table == Daily::Calls {
+        // Its ids' bounds go with it (`call_days`).
+        diesel::sql_query("DELETE FROM calls_days WHERE day = $1")
+            .bind::<diesel::sql_types::Date, _>(day)
+            .execute(c)?;
+    }
     Ok(())
 }
 
