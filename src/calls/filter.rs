@@ -166,14 +166,6 @@ fn apply(p: &mut CallQuery, key: &str, v: String, syntax: Syntax) -> AppResult<(
             if v.chars().count() > 200 {
                 return Err(AppError::validation("q", "must be at most 200 characters"));
             }
-            // No payload holds one (JSON writes it `\u0000`), and PostgreSQL refuses
-            // it in any text it is sent.
-            if v.contains('\0') {
-                return Err(AppError::validation(
-                    "q",
-                    "must not contain a NUL character",
-                ));
-            }
             if !v.is_empty() {
                 f.q = Some(v);
             }

@@ -171,6 +171,9 @@ impl<'f> Matching<'f> {
     pub fn resolve(conn: &mut DbConn, filter: &'f CallFilter) -> QueryResult<Self> {
         let text = match &filter.q {
             None => None,
+            // No payload holds a NUL (JSON writes it `\u0000`), and PostgreSQL
+            // refuses it in any text it is sent: nothing matches.
+            Some(text) if text.contains('\0') => Some(TextMatch::Records(Vec::new())),
             Some(text) => {
                 let needle = text.to_lowercase();
                 let pattern = super::like_pattern(&needle);
