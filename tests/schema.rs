@@ -43,7 +43,8 @@ fn actual(conn: &mut DbConn) -> BTreeMap<String, BTreeSet<String>> {
     let rows: Vec<Column> = match conn {
         // (SQLite's `calls_spans`, kept by triggers, is read by `store::call_order`'s SQL
         // alone; PostgreSQL's `calls_days`, kept by a trigger, is declared beside the
-        // code that reads it, `store::call_days`.)
+        // code that reads it, `store::call_days`. The payload search's tables, on
+        // both, are read by `store::search`'s SQL alone.)
         DbConn::Sqlite(c) => diesel::sql_query(
             "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%' \
@@ -56,7 +57,7 @@ fn actual(conn: &mut DbConn) -> BTreeMap<String, BTreeSet<String>> {
             "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
              FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '__diesel%' \
              AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition) \
-             AND table_name <> 'calls_days'",
+             AND table_name <> 'calls_days' AND table_name NOT LIKE 'records_search%'",
         )
         .load(c)
         .unwrap(),

@@ -192,6 +192,15 @@ impl<'f> Matching<'f> {
         Ok(Self { filter, text, ids })
     }
 
+    /// How many records the payload search found, when the index found them all
+    /// (the calls are theirs).
+    pub fn records_found(&self) -> Option<usize> {
+        match &self.text {
+            Some(TextMatch::Records(ids)) => Some(ids.len()),
+            _ => None,
+        }
+    }
+
     /// The filter as one condition (`None`: every call matches).
     fn predicate(&self) -> Option<Predicate<'f>> {
         let f = self.filter;
@@ -239,16 +248,27 @@ impl<'f> Matching<'f> {
         if let Some(below) = self.ids.below {
             all.push(Box::new(calls::id.lt(below).nullable()));
         }
+        all.extend(self.text_predicate());
+        if let Some(after) = f.after_id {
+            all.push(Box::new(calls::id.gt(after).nullable()));
+        }
+        all.into_iter().reduce(|a, b| Box::new(a.and(b)))
+    }
+
+    /// The payload search as a condition (`None`: there is none).
+    fn text_predicate(&self) -> Option<Predicate<'f>> {
         match &self.text {
-            None => {}
-            Some(TextMatch::Records(ids)) => {
-                all.push(Box::new(
-                    calls::record_id
-                        .assume_not_null()
-                        .eq_any(ids.clone())
-                        .nullable(),
-                ));
+            None => None,
+            // No record matches: said so, and the database reads no call at all.
+            Some(TextMatch::Records(ids)) if ids.is_empty() => {
+                Some(Box::new(diesel::dsl::sql::<Nullable<Bool>>("FALSE")))
             }
+            Some(TextMatch::Records(ids)) => Some(Box::new(
+                calls::record_id
+                    .assume_not_null()
+                    .eq_any(ids.clone())
+                    .nullable(),
+            )),
             Some(TextMatch::Check(pattern)) => {
                 // (`OFFSET 0` keeps PostgreSQL from joining with every matching
                 // record, `|| ''` from asking the trigram index.)
@@ -262,13 +282,9 @@ impl<'f> Matching<'f> {
                     )
                     .select(records::id)
                     .offset(0);
-                all.push(Box::new(diesel::dsl::exists(payload_matches).nullable()));
+                Some(Box::new(diesel::dsl::exists(payload_matches).nullable()))
             }
         }
-        if let Some(after) = f.after_id {
-            all.push(Box::new(calls::id.gt(after).nullable()));
-        }
-        all.into_iter().reduce(|a, b| Box::new(a.and(b)))
     }
 }
 

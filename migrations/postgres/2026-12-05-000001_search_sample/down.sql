@@ -1,0 +1,2 @@
+DROP TABLE records_search_progress;
+DROP TABLE records_search_sample;
