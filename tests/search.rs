@@ -314,6 +314,73 @@ async fn the_sample_follows_the_records(app: TestApp) {
     panic!("the sample was never taken again");
 }
 
+#[derive(diesel::QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pages: i64,
+}
+
+/// PostgreSQL: the pages in the pending list of the payload index of the records
+/// of `partition` (pageinspect reads the index's first page).
+async fn pending_pages(app: &TestApp, partition: String) -> i64 {
+    let url = portico::db::DatabaseUrl::parse(&app.db_url).unwrap();
+    tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let pool = portico::db::connect(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let row: Pending = diesel::sql_query(format!(
+            "SELECT (gin_metapage_info(get_raw_page(x.relname::text, 0))).n_pending_pages AS pages \
+             FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am a ON a.oid = x.relam \
+             WHERE t.relname = '{partition}' AND a.amname = 'gin'"
+        ))
+        .get_result(&mut **conn)
+        .unwrap();
+        row.pages
+    })
+    .await
+    .unwrap()
+}
+
+/// Records loaded in bulk into an old day (an import, an upgrade) leave their index
+/// entries pending, and a search reads the whole pending list: the server merges
+/// every day's, not only today's.
+async fn pending_index_entries_of_old_days_are_merged(app: TestApp) {
+    if app.backend == Backend::Sqlite {
+        return;
+    }
+    app.sql("CREATE EXTENSION IF NOT EXISTS pageinspect".into())
+        .await;
+    let admin = app.admin().await;
+    let endpoint = admin.create_endpoint("old", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let day = chrono::Utc::now().date_naive() - chrono::TimeDelta::days(5);
+    app.prepare_days(day, day).await;
+    app.sql(format!(
+        "INSERT INTO records (endpoint_id, received_at, data) \
+         SELECT {endpoint}, '{day} 12:00:00', '{{\"n\":' || n || ',\"tag\":\"bulk\"}}' \
+         FROM generate_series(1, 3000) AS s(n)"
+    ))
+    .await;
+    let partition = format!("records_p{}", day.format("%Y%m%d"));
+    assert!(
+        pending_pages(&app, partition.clone()).await > 0,
+        "the bulk insert left no pending entries: nothing to test"
+    );
+    for _ in 0..150 {
+        if pending_pages(&app, partition.clone()).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pending entries of {partition} were never merged");
+}
+
+on_each_backend!(
+    pending_index_entries_of_old_days_are_merged_test,
+    pending_index_entries_of_old_days_are_merged
+);
 on_each_backend!(
     a_rare_needle_with_more_matches_than_asked_gives_the_newest_test,
     a_rare_needle_with_more_matches_than_asked_gives_the_newest
