@@ -2,9 +2,8 @@
 //! ingest, a few hundred at a time on the writer (so ingest batches and index
 //! batches take turns); on PostgreSQL the database indexes as it inserts, and the
 //! index's pending entries are merged here, off the ingest path: today's every
-//! second, every day's every ten seconds. On
-//! both, the sample of payloads that steers a search is taken again as the records
-//! move.
+//! second, every day's every ten seconds. On both, the sample of payloads that
+//! steers a search is taken again as the records move.
 
 use std::time::Duration;
 

@@ -304,14 +304,17 @@ impl Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // The busy timeout first: it queues writers instead of failing them,
+                // and the switch to WAL itself (two connections opening a new file
+                // at once) then waits too, where it failed "database is locked".
                 // WAL lets readers run beside the writer; FULL makes every commit
-                // durable before a 201 is sent; the busy timeout queues writers
-                // instead of failing them; statement journals (a multi-row INSERT
-                // that fails is undone alone) stay in memory, not in temporary files.
+                // durable before a 201 is sent; statement journals (a multi-row
+                // INSERT that fails is undone alone) stay in memory, not in
+                // temporary files.
                 let sync = self.sqlite_sync.pragma();
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
                      PRAGMA temp_store = MEMORY;"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
