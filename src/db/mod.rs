@@ -304,13 +304,11 @@ impl Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // The busy timeout first: it queues writers instead of failing them,
-                // and the switch to WAL itself (two connections opening a new file
-                // at once) then waits too, where it failed "database is locked".
+                // The busy timeout first: writers queue instead of failing, the
+                // switch to WAL too (two connections opening a new file at once).
                 // WAL lets readers run beside the writer; FULL makes every commit
                 // durable before a 201 is sent; statement journals (a multi-row
-                // INSERT that fails is undone alone) stay in memory, not in
-                // temporary files.
+                // INSERT that fails is undone alone) stay in memory.
                 let sync = self.sqlite_sync.pragma();
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \

@@ -27,7 +27,7 @@ use crate::db::DbConn;
 
 mod plan;
 
-diesel::define_sql_function!(fn lower(x: Text) -> Text);
+use super::calls::lower;
 
 #[derive(QueryableByName)]
 struct Id {
