@@ -142,11 +142,18 @@ async fn a_backup_taken_under_load_holds_every_record_acknowledged_before_it() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"));
     // Restored where nothing runs, it serves: sign-in, the token, its records.
     let target = format!("sqlite://{}", dir.join("restored.db").display());
+    // A payload index's file left there names other records: the restore drops it.
+    let stale_index = dir.join("restored.db.search");
+    std::fs::write(&stale_index, b"stale").unwrap();
     let restored = portico(&["--database-url", &target, "restore", file.to_str().unwrap()]);
     assert!(
         restored.status.success(),
         "{}",
         String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(
+        !stale_index.exists(),
+        "the restore kept a stale payload index"
     );
     let served = spawn_app_on(Backend::Sqlite, target, None, Default::default()).await;
     served.admin().await;

@@ -1,9 +1,10 @@
 //! Keeping the payload search's index: on SQLite, records are added to it behind
-//! ingest, a few hundred at a time on the writer (so ingest batches and index
-//! batches take turns); on PostgreSQL the database indexes as it inserts, and the
-//! index's pending entries are merged here, off the ingest path: today's every
-//! second, every day's every ten seconds. On both, the sample of payloads that
-//! steers a search is taken again as the records move.
+//! ingest, a few hundred at a time, in the index's own file (`db::search_file`) on
+//! a reader's connection, beside the writer (ingest never waits for it); records
+//! deleted are forgotten there too. On PostgreSQL the database indexes as it
+//! inserts, and the index's pending entries are merged here, off the ingest path:
+//! today's every second, every day's every ten seconds. On both, the sample of
+//! payloads that steers a search is taken again as the records move.
 
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use crate::store::partitions::Daily;
 
 /// How often the index is brought up to date.
 pub const EVERY: Duration = Duration::from_millis(250);
-/// Records added to the SQLite index per writer job.
+/// Records added to the SQLite index per job (one transaction of its file).
 const PER_JOB: i64 = 500;
+/// Deleted records forgotten in the SQLite index per round at most.
+const FORGET_PER_ROUND: i64 = 5_000;
 /// Jobs per round at most (a round catches up 20,000 records; an old database
 /// catches up over many rounds, while searches read the rest directly).
 const JOBS_PER_ROUND: usize = 40;
@@ -25,6 +28,14 @@ const JOBS_PER_ROUND: usize = 40;
 pub async fn index_forever(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(EVERY);
     let mut rounds: u64 = 0;
+    match state
+        .db(|conn| Ok(store::search::reset_if_ahead(conn)?))
+        .await
+    {
+        Ok(true) => tracing::warn!("the payload index named records past the newest: built again"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not check the payload search index"),
+    }
     loop {
         tick.tick().await;
         rounds += 1;
@@ -51,10 +62,18 @@ async fn round(state: &AppState, rounds: u64) -> crate::error::AppResult<()> {
         }
         return Ok(());
     }
+    let forgotten = state
+        .db(|conn| Ok(store::search::forget_deleted(conn, FORGET_PER_ROUND)?))
+        .await?;
+    if !forgotten.is_empty() {
+        state
+            .writer
+            .write(move |conn| Ok(store::search::dequeue_forgotten(conn, &forgotten)?))
+            .await?;
+    }
     for _ in 0..JOBS_PER_ROUND {
         let added = state
-            .writer
-            .write(|conn| Ok(store::search::index_next(conn, PER_JOB)?))
+            .db(|conn| Ok(store::search::index_next(conn, PER_JOB)?))
             .await?;
         if (added as i64) < PER_JOB {
             break;
@@ -62,10 +81,7 @@ async fn round(state: &AppState, rounds: u64) -> crate::error::AppResult<()> {
     }
     // Before the lag is told: a search after the index caught up weighs its needle
     // against a sample of the records it finds.
-    state
-        .writer
-        .write(|conn| Ok(store::search::resample(conn)?))
-        .await?;
+    state.db(|conn| Ok(store::search::resample(conn)?)).await?;
     let lag = state.db(|conn| Ok(store::search::lag(conn)?)).await?;
     state.metrics.search_lag(lag);
     Ok(())

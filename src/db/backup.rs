@@ -142,6 +142,14 @@ pub fn restore(url: &DatabaseUrl, from: &Path) -> anyhow::Result<Summary> {
             fs::remove_file(&side)?;
         }
     }
+    // The payload index's file named the records replaced: built again from these.
+    let index = super::search_file::path(&target.to_string_lossy());
+    for suffix in super::search_file::SIDE_FILES {
+        let side = PathBuf::from(format!("{index}{suffix}"));
+        if side.exists() {
+            fs::remove_file(&side)?;
+        }
+    }
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::File::open(dir)?.sync_all()?;
     }

@@ -3,7 +3,11 @@
 
 pub mod backup;
 pub mod schema;
+pub mod search_file;
+mod serving;
 pub mod types;
+
+pub use serving::lock_for_serving;
 
 use std::time::Duration;
 
@@ -229,6 +233,8 @@ impl SqliteSync {
 pub struct Manager {
     url: DatabaseUrl,
     sqlite_sync: SqliteSync,
+    /// SQLite: attach the payload index's file (`search_file`).
+    search: bool,
 }
 
 impl Manager {
@@ -304,11 +310,10 @@ impl Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // The busy timeout first: writers queue instead of failing, the
-                // switch to WAL too (two connections opening a new file at once).
-                // WAL lets readers run beside the writer; FULL makes every commit
-                // durable before a 201 is sent; statement journals (a multi-row
-                // INSERT that fails is undone alone) stay in memory.
+                // The busy timeout first: writers queue instead of failing, the switch
+                // to WAL too (two connections opening a new file at once). WAL: readers
+                // run beside the writer; FULL: every commit durable before a 201;
+                // statement journals in memory. The payload index's file attached.
                 let sync = self.sqlite_sync.pragma();
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
@@ -316,6 +321,10 @@ impl Manager {
                      PRAGMA temp_store = MEMORY;"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
+                if self.search {
+                    search_file::attach(&mut conn, path)
+                        .map_err(diesel::r2d2::Error::QueryError)?;
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -343,6 +352,7 @@ pub fn connect_with(
     let manager = Manager {
         url: url.clone(),
         sqlite_sync,
+        search: true,
     };
     let pool = Pool::builder()
         .max_size(max_size)
@@ -359,9 +369,13 @@ pub fn connect_with(
 }
 
 /// Another pool of at most `max_size` connections on the database of `pool` (the
-/// writers' own, so readers never wait for a connection a writer holds).
+/// writers' own, so readers never wait for a connection a writer holds), without
+/// the payload index's file: a writer's `BEGIN IMMEDIATE` would lock it too.
 pub fn sibling(pool: &DbPool, max_size: u32) -> anyhow::Result<DbPool> {
-    let manager = pool.manager.clone();
+    let manager = Manager {
+        search: false,
+        ..pool.manager.clone()
+    };
     Ok(DbPool {
         pool: Pool::builder()
             .max_size(max_size)
@@ -370,30 +384,6 @@ pub fn sibling(pool: &DbPool, max_size: u32) -> anyhow::Result<DbPool> {
             .build(manager.clone())?,
         manager,
     })
-}
-
-/// Keeps a second process from serving the same SQLite database: SQLite has one
-/// writing process, and this one publishes its access changes in memory
-/// (`crate::generation`). Holds `PATH.lock` locked while the returned file lives.
-/// PostgreSQL serves any number of instances: nothing to hold.
-pub fn lock_for_serving(url: &DatabaseUrl) -> anyhow::Result<Option<std::fs::File>> {
-    let DatabaseUrl::Sqlite(path) = url else {
-        return Ok(None);
-    };
-    let lock = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another Portico serves {path} (it holds {lock}); SQLite is served by one process \
-             — use PostgreSQL for several instances"
-        ),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
-    }
 }
 
 /// Applies every pending migration of the connection's backend.

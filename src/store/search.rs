@@ -15,15 +15,18 @@
 //! checks each call's record as it walks the calls (the newest settle a page).
 //!
 //! The FTS5 index stays in a dozen segments or so by itself (automerge), and asking
-//! it costs about the same merged into one: it needs no merging of ours.
+//! it costs about the same merged into one: it needs no merging of ours. It lives
+//! in a file of its own (`db::search_file`), written beside ingest, not by the
+//! writer.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use diesel::connection::SimpleConnection;
 use diesel::{PgConnection, SqliteConnection};
 
 use crate::db::schema::records;
-use crate::db::DbConn;
+use crate::db::{search_file, DbConn};
 
 mod plan;
 
@@ -251,12 +254,17 @@ fn pg_narrow(
     .load(c)
 }
 
-/// Adds up to `limit` records after the indexed ones to the SQLite index; how many.
+/// Adds up to `limit` records after the indexed ones to the SQLite index, in one
+/// transaction that writes the index's file only (`db::search_file`); how many.
 /// (PostgreSQL keeps its index itself: nothing to do.)
 pub fn index_next(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     let DbConn::Sqlite(c) = conn else {
         return Ok(0);
     };
+    search_file::write(c, |c| index_next_in(c, limit))
+}
+
+fn index_next_in(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
     let last: Option<Id> = diesel::sql_query(
         "SELECT COALESCE(MAX(id), 0) AS id FROM ( \
              SELECT id FROM records \
@@ -279,6 +287,75 @@ pub fn index_next(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
         .bind::<BigInt, _>(upto)
         .execute(c)?;
     Ok(added)
+}
+
+/// SQLite: forgets in the index up to `limit` of the records deleted (a trigger
+/// queues them in `records_search_forgotten`: it cannot reach the index's file);
+/// the ids taken, for [`dequeue_forgotten`] to take off the queue on the writer.
+/// Those after the indexed ones were never in the index.
+pub fn forget_deleted(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<i64>> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(Vec::new());
+    };
+    search_file::write(c, |c| {
+        let queued: Vec<Id> =
+            diesel::sql_query("SELECT id FROM records_search_forgotten ORDER BY id LIMIT ?1")
+                .bind::<BigInt, _>(limit)
+                .load(c)?;
+        let upto: Id = diesel::sql_query(
+            "SELECT indexed_upto AS id FROM records_search_progress WHERE id = 1",
+        )
+        .get_result(c)?;
+        // One rowid at a time: FTS5 looks a rowid up, where `IN (...)` may walk
+        // the whole index.
+        for r in queued.iter().filter(|r| r.id <= upto.id) {
+            diesel::sql_query("DELETE FROM records_search WHERE rowid = ?1")
+                .bind::<BigInt, _>(r.id)
+                .execute(c)?;
+        }
+        Ok(queued.into_iter().map(|r| r.id).collect())
+    })
+}
+
+/// SQLite: takes the records [`forget_deleted`] forgot off the queue.
+pub fn dequeue_forgotten(conn: &mut DbConn, ids: &[i64]) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // Numbers of ours, written into the SQL.
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    diesel::sql_query(format!(
+        "DELETE FROM records_search_forgotten WHERE id IN ({})",
+        list.join(",")
+    ))
+    .execute(conn)
+}
+
+/// SQLite: empties the index when it names records past the newest id ever given
+/// (the database was put back to an older copy, or a power loss undid its last
+/// commits while the index's file kept them): those ids will name other records.
+/// Whether it did.
+pub fn reset_if_ahead(conn: &mut DbConn) -> QueryResult<bool> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(false);
+    };
+    search_file::write(c, |c| {
+        let b: Bounds = diesel::sql_query(
+            "SELECT (SELECT indexed_upto FROM records_search_progress WHERE id = 1) AS indexed_upto, \
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0) AS newest",
+        )
+        .get_result(c)?;
+        if b.indexed_upto <= b.newest {
+            return Ok(false);
+        }
+        c.batch_execute(
+            "INSERT INTO records_search (records_search) VALUES ('delete-all'); \
+             DELETE FROM records_search_sample; \
+             UPDATE records_search_progress SET indexed_upto = 0, sampled_oldest = 0, \
+                 sampled_newest = 0 WHERE id = 1;",
+        )?;
+        Ok(true)
+    })
 }
 
 #[derive(QueryableByName)]
@@ -326,6 +403,10 @@ pub fn resample(conn: &mut DbConn) -> QueryResult<bool> {
     }
     conn.transaction(|conn| {
         // PostgreSQL: one instance at a time; the others wait, then find it taken.
+        // SQLite: the index file's lock first (`search_file::write`).
+        if !postgres {
+            diesel::sql_query(search_file::TAKE_LOCK).execute(conn)?;
+        }
         let s = span(conn, if postgres { " FOR UPDATE" } else { "" })?;
         if !s.due() {
             return Ok(false);
