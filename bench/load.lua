@@ -33,8 +33,20 @@ local function pick(list)
   return list[math.random(#list)]
 end
 
+-- BENCH_PAD=varied: the pad is 220 random letters and digits instead of a run of x
+local varied = os.getenv("BENCH_PAD") == "varied"
+local pad_alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
 local function body()
   local pad = string.rep("x", 220)
+  if varied then
+    local t = {}
+    for j = 1, 220 do
+      local k = math.random(#pad_alphabet)
+      t[j] = pad_alphabet:sub(k, k)
+    end
+    pad = table.concat(t)
+  end
   return '{"sensor":"bench","reading":' .. math.random(1000000) .. ',"pad":"' .. pad .. '"}'
 end
 

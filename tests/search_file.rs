@@ -32,12 +32,17 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     .unwrap()
 }
 
-/// Records the index names for the trigram query `gram`.
+/// Records the index names for the trigram `gram` (as the index is given text).
 async fn in_index(app: &TestApp, gram: &str) -> i64 {
+    in_index_as(app, &portico::db::search_file::index_text(gram)).await
+}
+
+/// Records the index names for the FTS5 term `term`, exactly.
+async fn in_index_as(app: &TestApp, term: &str) -> i64 {
     count(
         app,
         &format!(
-            "SELECT COUNT(*) AS n FROM records_search WHERE records_search MATCH '\"{gram}\"'"
+            "SELECT COUNT(*) AS n FROM records_search WHERE records_search MATCH '\"{term}\"'"
         ),
     )
     .await
@@ -210,6 +215,62 @@ async fn an_index_ahead_of_the_records_is_built_again(app: TestApp) {
     .await;
 }
 
+/// An index file of an older format (its text not given as `index_text` gives it)
+/// is emptied when a connection attaches it, and built again from the records.
+async fn an_index_of_an_older_format_is_built_again(app: TestApp) {
+    if app.backend == Backend::Postgres {
+        return;
+    }
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    for i in 0..4 {
+        let res = app
+            .ingest("orders", f.value(0), json!({"ref": format!("wkp-{i}")}))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    until("4 records in the index", async || {
+        in_index(&app, "wkp").await == 4
+    })
+    .await;
+    // The file as format 1 left it: the payloads as they are, no version.
+    let file = portico::db::search_file::path(app.db_url.trim_start_matches("sqlite://"));
+    let file2 = file.clone();
+    tokio::task::spawn_blocking(move || {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c = diesel::SqliteConnection::establish(&file).unwrap();
+        c.batch_execute(
+            "PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE; \
+             INSERT INTO records_search (records_search) VALUES ('delete-all'); \
+             INSERT INTO records_search (rowid, data) VALUES (1, 'wkp-0'), (2, 'wkp-1'); \
+             PRAGMA user_version = 1; COMMIT;",
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(in_index_as(&app, "wkp").await, 0, "the old text was kept");
+    until("the index built again", async || {
+        in_index(&app, "wkp").await == 4
+    })
+    .await;
+    let version = tokio::task::spawn_blocking(move || {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::SqliteConnection::establish(&file2).unwrap();
+        let row: Count = diesel::sql_query("SELECT user_version AS n FROM pragma_user_version")
+            .get_result(&mut c)
+            .unwrap();
+        row.n
+    });
+    assert_eq!(version.await.unwrap(), 2);
+    let page = f.admin.read("/calls?limit=50&q=wkp-3").await;
+    assert_eq!(page["calls"].as_array().unwrap().len(), 1, "{page}");
+}
+
+on_each_backend!(
+    an_index_of_an_older_format_is_built_again_test,
+    an_index_of_an_older_format_is_built_again
+);
 on_each_backend!(
     an_index_ahead_of_the_records_is_built_again_test,
     an_index_ahead_of_the_records_is_built_again

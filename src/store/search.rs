@@ -151,7 +151,7 @@ fn indexed(
     pattern: &str,
     limit: i64,
 ) -> QueryResult<Vec<Id>> {
-    let fts = plan.fts_query();
+    let fts = plan.fts_query(search_file::index_text);
     let query = |order: &str| {
         format!(
             "SELECT r.id AS id FROM records_search s JOIN records r ON r.id = s.rowid \
@@ -278,7 +278,7 @@ fn index_next_in(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
         return Ok(0);
     };
     let added = diesel::sql_query(
-        "INSERT INTO records_search (rowid, data) SELECT id, data FROM records \
+        "INSERT INTO records_search (rowid, data) SELECT id, portico_index_text(data) FROM records \
          WHERE id > (SELECT indexed_upto FROM records_search_progress WHERE id = 1) AND id <= ?1",
     )
     .bind::<BigInt, _>(upto)
@@ -348,12 +348,7 @@ pub fn reset_if_ahead(conn: &mut DbConn) -> QueryResult<bool> {
         if b.indexed_upto <= b.newest {
             return Ok(false);
         }
-        c.batch_execute(
-            "INSERT INTO records_search (records_search) VALUES ('delete-all'); \
-             DELETE FROM records_search_sample; \
-             UPDATE records_search_progress SET indexed_upto = 0, sampled_oldest = 0, \
-                 sampled_newest = 0 WHERE id = 1;",
-        )?;
+        c.batch_execute(search_file::RESET)?;
         Ok(true)
     })
 }

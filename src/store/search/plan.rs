@@ -91,12 +91,13 @@ pub fn plan(needle: &str, sample: &[String], usable: impl Fn(&str) -> bool) -> O
 }
 
 impl Plan {
-    /// SQLite's FTS5 query: the trigrams, each quoted, ANDed.
-    pub fn fts_query(&self) -> String {
+    /// SQLite's FTS5 query: the trigrams, each as the index was given its text
+    /// (`text`), quoted, ANDed.
+    pub fn fts_query(&self, text: impl Fn(&str) -> String) -> String {
         let quoted: Vec<String> = self
             .grams
             .iter()
-            .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
+            .map(|g| format!("\"{}\"", text(g).replace('"', "\"\"")))
             .collect();
         quoted.join(" AND ")
     }
@@ -121,7 +122,9 @@ mod tests {
     }
 
     fn query(needle: &str, sample: &[String]) -> String {
-        plan(needle, sample, |_| true).unwrap().fts_query()
+        plan(needle, sample, |_| true)
+            .unwrap()
+            .fts_query(str::to_owned)
     }
 
     #[test]
@@ -156,7 +159,10 @@ mod tests {
         );
         let p = plan(r#""reading":999983,"#, &sample, |_| true).unwrap();
         assert!(!p.common);
-        assert_eq!(p.fts_query(), "\":99\" AND \"998\" AND \"83,\"");
+        assert_eq!(
+            p.fts_query(str::to_owned),
+            "\":99\" AND \"998\" AND \"83,\""
+        );
         // PostgreSQL: only letters and digits, each within a word.
         let p = plan(r#""reading":999983,"#, &sample, pg_usable).unwrap();
         assert_eq!(p.grams, ["999", "998", "983"]);
@@ -179,7 +185,7 @@ mod tests {
         let p = plan("abab", &sample, |_| true).unwrap();
         assert!(!p.common, "the needle itself is in no sampled payload");
         assert!(!p.narrow);
-        assert_eq!(p.fts_query(), "\"aba\" AND \"bab\"");
+        assert_eq!(p.fts_query(str::to_owned), "\"aba\" AND \"bab\"");
     }
 
     #[test]
