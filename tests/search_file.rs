@@ -1,7 +1,8 @@
 //! SQLite: the payload index in a file of its own (`PATH.search`). Ingest never
 //! waits for the index's lock (a search still finds what was just stored), records
-//! deleted, one or thousands at once, leave the index too, and an index ahead of the
-//! records is built again. (PostgreSQL keeps its index itself: nothing here.)
+//! deleted, one or thousands at once, leave the index too, an index ahead of the
+//! records or of an older format is built again, and the index is merged while
+//! ingest is quiet. (PostgreSQL keeps its index itself: nothing here.)
 
 mod common;
 
@@ -267,6 +268,38 @@ async fn an_index_of_an_older_format_is_built_again(app: TestApp) {
     assert_eq!(page["calls"].as_array().unwrap().len(), 1, "{page}");
 }
 
+/// While ingest is quiet, the indexer merges the segments its jobs left (each job
+/// writes one), and the search still finds every record.
+async fn the_index_is_merged_while_ingest_is_quiet(app: TestApp) {
+    if app.backend == Backend::Postgres {
+        return;
+    }
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    for i in 0..6 {
+        let res = app
+            .ingest("orders", f.value(0), json!({"ref": format!("mgq-{i}")}))
+            .await;
+        assert_eq!(res.status(), 201);
+        // One job, one segment, each.
+        until("the record in the index", async || {
+            in_index(&app, "mgq").await == i + 1
+        })
+        .await;
+    }
+    // FTS5's pages: its averages, its structure and each segment's leaves (one
+    // here); 6 segments merged into one leave 3.
+    until("the segments merged", async || {
+        count(&app, "SELECT COUNT(*) AS n FROM records_search_data").await <= 3
+    })
+    .await;
+    let page = f.admin.read("/calls?limit=50&q=mgq-").await;
+    assert_eq!(page["calls"].as_array().unwrap().len(), 6, "{page}");
+}
+
+on_each_backend!(
+    the_index_is_merged_while_ingest_is_quiet_test,
+    the_index_is_merged_while_ingest_is_quiet
+);
 on_each_backend!(
     an_index_of_an_older_format_is_built_again_test,
     an_index_of_an_older_format_is_built_again

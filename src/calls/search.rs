@@ -27,11 +27,15 @@ const FORGET_PER_ROUND: i64 = 5_000;
 /// Jobs per round at most (a round catches up 20,000 records; an old database
 /// catches up over many rounds, while searches read the rest directly).
 const JOBS_PER_ROUND: usize = 4;
+/// Pages of the SQLite index's segments merged per round while ingest is quiet.
+const MERGE_PAGES: i64 = 500;
 
 /// Keeps the index for as long as the server runs.
 pub async fn index_forever(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(EVERY);
     let mut rounds: u64 = 0;
+    // SQLite: nothing left to merge since records were last added or forgotten.
+    let mut merged = false;
     match state
         .db(|conn| Ok(store::search::reset_if_ahead(conn)?))
         .await
@@ -43,13 +47,13 @@ pub async fn index_forever(state: web::Data<AppState>) {
     loop {
         tick.tick().await;
         rounds += 1;
-        if let Err(e) = round(&state, rounds).await {
+        if let Err(e) = round(&state, rounds, &mut merged).await {
             tracing::warn!(error = %e, "could not update the payload search index");
         }
     }
 }
 
-async fn round(state: &AppState, rounds: u64) -> crate::error::AppResult<()> {
+async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error::AppResult<()> {
     if state.postgres {
         // Today's partition every second; every partition every ten seconds (the
         // days loaded in bulk: an import, a restore, an upgrade moving rows across).
@@ -69,7 +73,8 @@ async fn round(state: &AppState, rounds: u64) -> crate::error::AppResult<()> {
     let forgotten = state
         .db(|conn| Ok(store::search::forget_deleted(conn, FORGET_PER_ROUND)?))
         .await?;
-    if !forgotten.is_empty() {
+    let mut changed = !forgotten.is_empty();
+    if changed {
         state
             .writer
             .write(move |conn| Ok(store::search::dequeue_forgotten(conn, &forgotten)?))
@@ -79,9 +84,18 @@ async fn round(state: &AppState, rounds: u64) -> crate::error::AppResult<()> {
         let added = state
             .db(|conn| Ok(store::search::index_next(conn, PER_JOB)?))
             .await?;
+        changed |= added > 0;
         if (added as i64) < PER_JOB {
             break;
         }
+    }
+    if changed {
+        *merged = false;
+    } else if !*merged {
+        // Ingest is quiet: the segments it left are merged down, a few at a time.
+        *merged = !state
+            .db(|conn| Ok(store::search::merge_segments(conn, MERGE_PAGES)?))
+            .await?;
     }
     // Before the lag is told: a search after the index caught up weighs its needle
     // against a sample of the records it finds.

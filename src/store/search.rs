@@ -289,6 +289,36 @@ fn index_next_in(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
     Ok(added)
 }
 
+#[derive(QueryableByName)]
+struct Changes {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// SQLite: merges some of the index's segments (FTS5's `merge`: about `pages`
+/// pages written, in the levels holding 4 segments or more); whether there was any
+/// to merge. Ingest leaves up to 15 a level (`db::search_file`'s automerge: less
+/// CPU taken from it), and each costs a search a lookup of every trigram asked;
+/// while ingest is quiet, the indexer merges them down.
+pub fn merge_segments(conn: &mut DbConn, pages: i64) -> QueryResult<bool> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(false);
+    };
+    search_file::write(c, |c| {
+        let changes = |c: &mut SqliteConnection| -> QueryResult<i64> {
+            Ok(diesel::sql_query("SELECT total_changes() AS n")
+                .get_result::<Changes>(c)?
+                .n)
+        };
+        let before = changes(c)?;
+        diesel::sql_query("INSERT INTO records_search (records_search, rank) VALUES ('merge', ?1)")
+            .bind::<BigInt, _>(pages)
+            .execute(c)?;
+        // FTS5 counts 2 changes or more when it merged anything.
+        Ok(changes(c)? - before >= 2)
+    })
+}
+
 /// SQLite: forgets in the index up to `limit` of the records deleted (a trigger
 /// queues them in `records_search_forgotten`: it cannot reach the index's file);
 /// the ids taken, for [`dequeue_forgotten`] to take off the queue on the writer.
