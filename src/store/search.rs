@@ -14,10 +14,11 @@
 //! without the index. PostgreSQL: a common needle is left to the viewer, which
 //! checks each call's record as it walks the calls (the newest settle a page).
 //!
-//! The FTS5 index stays in a dozen segments or so by itself (automerge), and asking
-//! it costs about the same merged into one: it needs no merging of ours. It lives
-//! in a file of its own (`db::search_file`), written beside ingest, not by the
-//! writer.
+//! The FTS5 index is given its text as `db::search_file::index_text` makes it, and
+//! asked for the needle's trigrams made the same way. It merges its segments less
+//! eagerly than FTS5's default while ingest runs (CPU taken from ingest), and
+//! [`merge_segments`] merges them down while ingest is quiet. It lives in a file of
+//! its own (`db::search_file`), written beside ingest, not by the writer.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
