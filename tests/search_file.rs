@@ -177,23 +177,33 @@ async fn ingest_never_waits_for_the_index(app: TestApp) {
     .await;
 }
 
+/// An endpoint with `n` records (`{"ref": "PREFIX-i"}`), once the index holds them.
+async fn indexed_orders(app: &TestApp, prefix: &str, n: i64) -> Mapped {
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    for i in 0..n {
+        let res = app
+            .ingest(
+                "orders",
+                f.value(0),
+                json!({"ref": format!("{prefix}-{i}")}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    until("the records in the index", async || {
+        in_index(app, prefix).await == n
+    })
+    .await;
+    f
+}
+
 /// An index naming ids past the newest ever given (the database put back to an
 /// older copy under it) is emptied, and built again from the records.
 async fn an_index_ahead_of_the_records_is_built_again(app: TestApp) {
     if app.backend == Backend::Postgres {
         return;
     }
-    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
-    for i in 0..5 {
-        let res = app
-            .ingest("orders", f.value(0), json!({"ref": format!("yhb-{i}")}))
-            .await;
-        assert_eq!(res.status(), 201);
-    }
-    until("5 records in the index", async || {
-        in_index(&app, "yhb").await == 5
-    })
-    .await;
+    indexed_orders(&app, "yhb", 5).await;
     let reset = |ahead: bool| {
         let url = portico::db::DatabaseUrl::parse(&app.db_url).unwrap();
         tokio::task::spawn_blocking(move || {
@@ -222,17 +232,7 @@ async fn an_index_of_an_older_format_is_built_again(app: TestApp) {
     if app.backend == Backend::Postgres {
         return;
     }
-    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
-    for i in 0..4 {
-        let res = app
-            .ingest("orders", f.value(0), json!({"ref": format!("wkp-{i}")}))
-            .await;
-        assert_eq!(res.status(), 201);
-    }
-    until("4 records in the index", async || {
-        in_index(&app, "wkp").await == 4
-    })
-    .await;
+    let f = indexed_orders(&app, "wkp", 4).await;
     // The file as format 1 left it: the payloads as they are, no version.
     let file = portico::db::search_file::path(app.db_url.trim_start_matches("sqlite://"));
     let file2 = file.clone();

@@ -290,12 +290,6 @@ fn index_next_in(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
     Ok(added)
 }
 
-#[derive(QueryableByName)]
-struct Changes {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// SQLite: merges some of the index's segments (FTS5's `merge`: about `pages`
 /// pages written, in the levels holding 4 segments or more); whether there was any
 /// to merge. Ingest leaves up to 15 a level (`db::search_file`'s automerge: less
@@ -307,9 +301,9 @@ pub fn merge_segments(conn: &mut DbConn, pages: i64) -> QueryResult<bool> {
     };
     search_file::write(c, |c| {
         let changes = |c: &mut SqliteConnection| -> QueryResult<i64> {
-            Ok(diesel::sql_query("SELECT total_changes() AS n")
-                .get_result::<Changes>(c)?
-                .n)
+            Ok(diesel::sql_query("SELECT total_changes() AS id")
+                .get_result::<Id>(c)?
+                .id)
         };
         let before = changes(c)?;
         diesel::sql_query("INSERT INTO records_search (records_search, rank) VALUES ('merge', ?1)")
