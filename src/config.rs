@@ -50,7 +50,7 @@ pub enum Command {
         /// A file written by `portico backup`.
         backup: std::path::PathBuf,
     },
-    /// Run one pass of upkeep now and exit: day partitions ahead of need, retention
+    /// Run one pass of upkeep now and exit: partitions ahead of need, retention
     /// (calls older than --call-retention-days; records per endpoint), expired
     /// sessions and keys. Prints what it removed and how long it took.
     Sweep {

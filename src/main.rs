@@ -80,7 +80,7 @@ fn sweep(url: &DatabaseUrl, call_retention_days: u32) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let swept = upkeep::sweep(&mut conn, Clock::default().now(), call_retention_days)?;
     println!(
-        "swept in {:.3} s: {} day partitions dropped, {} calls and {} records removed",
+        "swept in {:.3} s: {} partitions dropped, {} calls and {} records removed",
         started.elapsed().as_secs_f64(),
         swept.partitions_dropped,
         swept.calls_deleted,

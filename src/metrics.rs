@@ -116,7 +116,7 @@ impl Metrics {
             dropped_partitions: add(
                 &mut r,
                 "retention_dropped_partitions",
-                "Day partitions dropped whole by retention (PostgreSQL)",
+                "Partitions (days of calls, weeks of records) dropped whole by retention (PostgreSQL)",
                 Counter::default(),
             ),
             exports: add(&mut r, "exports_in_flight", "Exports being streamed now", Gauge::default()),
@@ -195,7 +195,7 @@ impl Metrics {
         self.pool_wait.observe(took.as_secs_f64());
     }
 
-    /// What a retention pass removed: records, calls, whole day partitions.
+    /// What a retention pass removed: records, calls, whole partitions.
     pub fn retention(&self, records: usize, calls: usize, partitions: usize) {
         self.retention_deleted.inc_by(records as u64);
         self.retention_deleted_calls.inc_by(calls as u64);

@@ -218,18 +218,16 @@ async fn day_partitions_come_and_go_while_instances_ingest() {
     );
     assert!(printed.contains("1000 calls"), "{printed}");
 
-    let url = portico::db::DatabaseUrl::parse(&app_a.db_url).unwrap();
-    let days = tokio::task::spawn_blocking(move || {
-        let pool = portico::db::connect(&url, 1).unwrap();
-        let mut conn = pool.get().unwrap();
-        portico::store::partitions::days(&mut conn, portico::store::partitions::Daily::Calls)
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(!days.contains(&old), "the old day went whole: {days:?}");
+    let days = app_a
+        .partitions(portico::store::partitions::Partitioned::Calls)
+        .await;
     assert!(
-        days.contains(&(today + chrono::TimeDelta::days(7))),
+        !days.iter().any(|d| d.holds(old)),
+        "the old day went whole: {days:?}"
+    );
+    assert!(
+        days.iter()
+            .any(|d| d.holds(today + chrono::TimeDelta::days(7))),
         "made again: {days:?}"
     );
 }

@@ -363,7 +363,13 @@ async fn pending_index_entries_of_old_days_are_merged(app: TestApp) {
          FROM generate_series(1, 3000) AS s(n)"
     ))
     .await;
-    let partition = format!("records_p{}", day.format("%Y%m%d"));
+    let records = portico::store::partitions::Partitioned::Records;
+    let span = app
+        .partitions(records)
+        .await
+        .into_iter()
+        .find(|s| s.holds(day));
+    let partition = records.partition(span.expect("the day's partition was made"));
     assert!(
         pending_pages(&app, partition.clone()).await > 0,
         "the bulk insert left no pending entries: nothing to test"

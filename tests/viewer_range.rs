@@ -10,7 +10,7 @@ use common::*;
 use portico::db::{self, DatabaseUrl};
 use portico::store::call_days;
 use portico::store::call_order::{self, IdRange, BLOCK};
-use portico::store::partitions::{self, Daily};
+use portico::store::partitions::{self, Partitioned, Span};
 use serde_json::Value;
 
 const TOKEN: i64 = 4242;
@@ -253,7 +253,11 @@ async fn the_bounds_follow_the_days(
         let moved = of(late - TimeDelta::days(1));
         assert!(moved.last_id >= BASE + 35 * STEP, "{spans:?}");
         assert!(of(first).first_id <= BASE + STEP, "{spans:?}");
-        partitions::drop_day(&mut conn, Daily::Calls, first).unwrap();
+        let day = Span {
+            from: first,
+            to: first + TimeDelta::days(1),
+        };
+        partitions::drop_partition(&mut conn, Partitioned::Calls, day).unwrap();
         let after = call_days::spans(&mut conn).unwrap();
         assert!(after.iter().all(|s| s.day != first), "{after:?}");
         assert_eq!(after.len(), spans.len() - 1);

@@ -4,7 +4,7 @@
 //! a reader's connection, beside the writer (ingest never waits for it); records
 //! deleted are forgotten there too. On PostgreSQL the database indexes as it
 //! inserts, and the index's pending entries are merged here, off the ingest path:
-//! today's every second, every day's every ten seconds. On both, the sample of
+//! the current week's every second, every week's every ten seconds. On both, the sample of
 //! payloads that steers a search is taken again as the records move.
 
 use std::time::Duration;
@@ -13,7 +13,6 @@ use actix_web::web;
 
 use crate::state::AppState;
 use crate::store;
-use crate::store::partitions::Daily;
 
 /// How often the index is brought up to date.
 pub const EVERY: Duration = Duration::from_millis(250);
@@ -56,14 +55,16 @@ pub async fn index_forever(state: web::Data<AppState>) {
 async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error::AppResult<()> {
     if state.postgres {
         // Today's partition every second; every partition every ten seconds (the
-        // days loaded in bulk: an import, a restore, an upgrade moving rows across).
+        // records loaded in bulk: an import, a restore, an upgrade moving rows across).
         let per_second = Duration::from_secs(1).as_millis() as u64 / EVERY.as_millis() as u64;
         if rounds.is_multiple_of(per_second) {
-            let today = Daily::Records.partition(state.clock.now().date());
-            let only = (!rounds.is_multiple_of(10 * per_second)).then_some(today);
+            let (today, all) = (
+                state.clock.now().date(),
+                rounds.is_multiple_of(10 * per_second),
+            );
             state
                 .db(move |conn| {
-                    store::search::merge_pending(conn, only.as_deref())?;
+                    store::search::merge_pending(conn, (!all).then_some(today))?;
                     Ok(store::search::resample(conn)?)
                 })
                 .await?;

@@ -1,23 +1,24 @@
 //! Retention: calls older than `--call-retention-days`, and each endpoint's records
 //! older than its retention, leave the database.
 //!
-//! On PostgreSQL the call log and the records are partitioned by UTC day; a day goes
-//! whole (detached concurrently, then dropped) once every row in it has passed its
-//! retention, so retention costs ingest nothing. A records day that still holds rows
-//! of an endpoint that keeps them (no retention, or a longer one) stays; the expired
-//! rows of the others in it are deleted in batches. Retention there is by whole days:
-//! a row leaves within a day of passing it. On SQLite rows are deleted in batches of
-//! [`BATCH`], each a short transaction, so the write lock is never held long.
+//! On PostgreSQL the call log is partitioned by UTC day and the records by UTC week
+//! (`store::partitions`); a partition goes whole (detached concurrently, then
+//! dropped) once every row in it has passed its retention, so retention costs ingest
+//! nothing. A records partition that still holds rows of an endpoint that keeps them
+//! (no retention, or a longer one) stays; the expired rows of the others in it are
+//! deleted in batches. Retention there is by whole days: a row leaves within a day of
+//! passing it. On SQLite rows are deleted in batches of [`BATCH`], each a short
+//! transaction, so the write lock is never held long.
 //!
-//! The day partitions themselves are made ahead of need: [`DAYS_BEHIND`] before today
-//! to [`DAYS_AHEAD`] after, at start and at every sweep.
+//! The partitions themselves are made ahead of need, to hold every day from
+//! [`DAYS_BEHIND`] before today to [`DAYS_AHEAD`] after, at start and at every sweep.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::store;
-use crate::store::partitions::{self, Daily};
+use crate::store::partitions::{self, Partitioned};
 
 pub const DAYS_BEHIND: i64 = 1;
 pub const DAYS_AHEAD: i64 = 7;
@@ -32,21 +33,28 @@ pub struct Swept {
     pub records_deleted: usize,
 }
 
-/// Makes the missing day partitions of `[from, to]` (PostgreSQL); how many.
+/// Makes the partitions that the days of `[from, to]` lack (PostgreSQL); how many.
 pub fn prepare_days(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> AppResult<usize> {
     let mut made = 0;
-    for table in Daily::ALL {
+    for table in Partitioned::ALL {
         if !partitions::partitioned(conn, table)? {
             continue;
         }
-        let have = partitions::days(conn, table)?;
+        let mut have = partitions::spans(conn, table)?;
         let mut day = from;
         while day <= to {
-            if !have.contains(&day) {
-                partitions::create(conn, table, day)?;
-                made += 1;
+            match have.iter().find(|s| s.holds(day)) {
+                Some(span) => day = span.to,
+                None => {
+                    partitions::create(conn, table, day)?;
+                    made += 1;
+                    have = partitions::spans(conn, table)?;
+                    if !have.iter().any(|s| s.holds(day)) {
+                        // Not partitioned by time after all: nothing to walk.
+                        break;
+                    }
+                }
             }
-            day += TimeDelta::days(1);
         }
     }
     Ok(made)
@@ -88,12 +96,12 @@ fn calls(conn: &mut DbConn, now: NaiveDateTime, days: u32, swept: &mut Swept) ->
         return Ok(());
     }
     let cutoff = now - TimeDelta::days(i64::from(days));
-    if partitions::partitioned(conn, Daily::Calls)? {
+    if partitions::partitioned(conn, Partitioned::Calls)? {
         let before = whole_days_before(cutoff).date();
-        for day in partitions::days(conn, Daily::Calls)? {
-            if day < before {
-                swept.calls_deleted += partitions::rows(conn, Daily::Calls, day)?;
-                partitions::drop_day(conn, Daily::Calls, day)?;
+        for span in partitions::spans(conn, Partitioned::Calls)? {
+            if span.to <= before {
+                swept.calls_deleted += partitions::rows(conn, Partitioned::Calls, span)?;
+                partitions::drop_partition(conn, Partitioned::Calls, span)?;
                 swept.partitions_dropped += 1;
             }
         }
@@ -111,21 +119,30 @@ fn calls(conn: &mut DbConn, now: NaiveDateTime, days: u32, swept: &mut Swept) ->
 fn records(conn: &mut DbConn, now: NaiveDateTime, swept: &mut Swept) -> AppResult<()> {
     let endpoints = store::endpoints::retention_of_all(conn)?;
     let cutoff_of = |days: i32| now - TimeDelta::days(i64::from(days));
-    let partitioned = partitions::partitioned(conn, Daily::Records)?;
+    let partitioned = partitions::partitioned(conn, Partitioned::Records)?;
     if partitioned {
-        for day in partitions::days(conn, Daily::Records)? {
-            let end = (day + TimeDelta::days(1)).and_time(chrono::NaiveTime::MIN);
-            // Endpoints whose rows of this day are not all past their retention.
+        for span in partitions::spans(conn, Partitioned::Records)? {
+            let end = span.to.and_time(chrono::NaiveTime::MIN);
+            // Endpoints whose rows of this span are not all past their retention.
             let keepers: Vec<i64> = endpoints
                 .iter()
                 .filter(|(_, days)| days.is_none_or(|d| whole_days_before(cutoff_of(d)) < end))
                 .map(|(id, _)| *id)
                 .collect();
-            // Yesterday's day is kept even when empty: it is made again ahead of need.
-            let past = day < now.date() - TimeDelta::days(DAYS_BEHIND);
-            if past && !partitions::records_of_any(conn, day, &keepers)? {
-                swept.records_deleted += partitions::rows(conn, Daily::Records, day)?;
-                partitions::drop_day(conn, Daily::Records, day)?;
+            // Yesterday's partition is kept even when empty: it is made again ahead of
+            // need. An empty one stays while a record loaded into it would be kept (a
+            // bulk load makes its partitions first, then fills them).
+            let past = span.to <= now.date() - TimeDelta::days(DAYS_BEHIND);
+            let expired = match keepers.is_empty() {
+                true => true,
+                false => {
+                    !partitions::empty(conn, Partitioned::Records, span)?
+                        && !partitions::records_of_any(conn, span, &keepers)?
+                }
+            };
+            if past && expired {
+                swept.records_deleted += partitions::rows(conn, Partitioned::Records, span)?;
+                partitions::drop_partition(conn, Partitioned::Records, span)?;
                 swept.partitions_dropped += 1;
             }
         }

@@ -53,7 +53,7 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
     Ok(sweep(conn, now, 0)?.records_deleted)
 }
 
-/// One pass of upkeep: day partitions ahead of need, retention (calls older than
+/// One pass of upkeep: partitions ahead of need, retention (calls older than
 /// `call_retention_days`, 0: kept; records per endpoint), old idempotency keys,
 /// expired sessions, spent limit windows, health buckets past their day.
 pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, call_retention_days: u32) -> AppResult<Swept> {

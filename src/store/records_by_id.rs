@@ -1,9 +1,9 @@
 //! Records looked up by id in bulk (the exports' payloads).
 //!
-//! On PostgreSQL the records are partitioned by day and an id says nothing of its
-//! day: `id = ANY(...)` on the parent probes every partition's primary key for every
-//! id (31 partitions: 31 probes per record; an export of 10M records took over 10
-//! minutes). So each partition's span of ids (its smallest and largest, one probe
+//! On PostgreSQL the records are partitioned by time and an id says nothing of its
+//! partition: `id = ANY(...)` on the parent probes every partition's primary key for
+//! every id (31 day partitions: 31 probes per record; an export of 10M records took
+//! over 10 minutes). So each partition's span of ids (its smallest and largest, one probe
 //! each) is read once per export ([`Spans`]) and a page's ids are looked up in the
 //! partitions whose span holds one of them. The spans are read again when an id is
 //! above them all (a record newer than the spans), and an id not found where the
@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
-use super::partitions::{self, Daily};
+use super::partitions::{self, Partitioned};
 use crate::db::DbConn;
 
 #[derive(QueryableByName)]
@@ -56,21 +56,21 @@ struct Data {
 
 /// Each record partition's smallest and largest id (PostgreSQL, partitioned).
 fn locate(conn: &mut DbConn) -> QueryResult<Located> {
-    if !partitions::partitioned(conn, Daily::Records)? {
+    if !partitions::partitioned(conn, Partitioned::Records)? {
         return Ok(Located::Whole);
     }
-    let days = partitions::days(conn, Daily::Records)?;
+    let spans = partitions::spans(conn, Partitioned::Records)?;
     let DbConn::Postgres(c) = conn else {
         return Ok(Located::Whole);
     };
-    if days.is_empty() {
+    if spans.is_empty() {
         return Ok(Located::Partitions(Vec::new()));
     }
     // Partition names are made by Portico from a date: digits and letters only.
-    let spans: Vec<String> = days
+    let spans: Vec<String> = spans
         .iter()
-        .map(|d| {
-            let name = Daily::Records.partition(*d);
+        .map(|s| {
+            let name = Partitioned::Records.partition(*s);
             format!("SELECT '{name}' AS name, MIN(id) AS lo, MAX(id) AS hi FROM {name}")
         })
         .collect();

@@ -285,8 +285,23 @@ impl TestApp {
         .unwrap();
     }
 
-    /// Makes the day partitions of `[from, to]` (PostgreSQL; Portico makes the days
-    /// around today itself).
+    /// The partitions of `table` (none on SQLite), oldest first.
+    pub async fn partitions(
+        &self,
+        table: portico::store::partitions::Partitioned,
+    ) -> Vec<portico::store::partitions::Span> {
+        let url = DatabaseUrl::parse(&self.db_url).unwrap();
+        tokio::task::spawn_blocking(move || {
+            let pool = db::connect(&url, 1).unwrap();
+            let mut conn = pool.get().unwrap();
+            portico::store::partitions::spans(&mut conn, table).unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Makes the partitions the days of `[from, to]` lack (PostgreSQL; Portico makes
+    /// those around today itself).
     pub async fn prepare_days(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) {
         let url = DatabaseUrl::parse(&self.db_url).unwrap();
         tokio::task::spawn_blocking(move || {
