@@ -4,8 +4,8 @@
 //! a reader's connection, beside the writer (ingest never waits for it); records
 //! deleted are forgotten there too. On PostgreSQL the database indexes as it
 //! inserts, and the index's pending entries are merged here, off the ingest path:
-//! the current week's every second, every week's every ten seconds. On both, the sample of
-//! payloads that steers a search is taken again as the records move.
+//! the current week's every second, every week's every ten seconds. On both, the
+//! sample of payloads that steers a search is taken again as the records move.
 
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub async fn index_forever(state: web::Data<AppState>) {
 
 async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error::AppResult<()> {
     if state.postgres {
-        // Today's partition every second; every partition every ten seconds (the
+        // This week's partition every second; every partition every ten seconds (the
         // records loaded in bulk: an import, a restore, an upgrade moving rows across).
         let per_second = Duration::from_secs(1).as_millis() as u64 / EVERY.as_millis() as u64;
         if rounds.is_multiple_of(per_second) {
@@ -64,7 +64,14 @@ async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error
             );
             state
                 .db(move |conn| {
-                    store::search::merge_pending(conn, (!all).then_some(today))?;
+                    let records = store::partitions::Partitioned::Records;
+                    if all {
+                        store::search::merge_pending(conn, None)?;
+                    } else if let Some(name) =
+                        store::partitions::name_holding(conn, records, today)?
+                    {
+                        store::search::merge_pending(conn, Some(&name))?;
+                    }
                     Ok(store::search::resample(conn)?)
                 })
                 .await?;

@@ -20,14 +20,12 @@
 //! [`merge_segments`] merges them down while ingest is quiet. It lives in a file of
 //! its own (`db::search_file`), written beside ingest, not by the writer.
 
-use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use diesel::connection::SimpleConnection;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::partitions::{self, Partitioned};
 use crate::db::schema::records;
 use crate::db::{search_file, DbConn};
 
@@ -227,7 +225,7 @@ fn pg_matching(
 /// and with `|| ''` the whole pattern is no index condition, whose every trigram
 /// (`rea`, `ead`, ... in every payload) the index would walk.
 ///
-/// Planning this over every partition costs more than running it, so the
+/// Planning this over every day's partition costs more than running it, so the
 /// statement is kept (prepared once per connection, one per number of trigrams)
 /// and, with three trigrams, run by its generic plan: three rare trigrams select
 /// few records in any estimate, so that plan is the bitmap of the index. With
@@ -474,16 +472,12 @@ pub fn lag(conn: &mut DbConn) -> QueryResult<i64> {
     Ok(row.id.max(0))
 }
 
-/// Merges the pending entries of the PostgreSQL index on the records of the
-/// partition holding `day` (`None`: of every partition) into the index proper, off the ingest path: an
+/// Merges the pending entries of the PostgreSQL index on the records of `partition`
+/// (`None`: of every partition) into the index proper, off the ingest path: an
 /// insert that overflowed the pending list would otherwise merge it itself, and a
 /// search reads the whole pending list of every partition it asks (rows loaded in
 /// bulk, straight into old days, leave up to 4 MB in each). Nothing on SQLite.
-pub fn merge_pending(conn: &mut DbConn, day: Option<NaiveDate>) -> QueryResult<()> {
-    let partition = match day.map(|d| partitions::name_holding(conn, Partitioned::Records, d)) {
-        Some(Ok(None)) => return Ok(()),
-        other => other.transpose()?.flatten(),
-    };
+pub fn merge_pending(conn: &mut DbConn, partition: Option<&str>) -> QueryResult<()> {
     let DbConn::Postgres(c) = conn else {
         return Ok(());
     };
@@ -494,7 +488,7 @@ pub fn merge_pending(conn: &mut DbConn, day: Option<NaiveDate>) -> QueryResult<(
          WHERE h.inhparent = 'records'::regclass AND a.amname = 'gin' \
          AND ($1::text IS NULL OR t.relname = $1)",
     )
-    .bind::<diesel::sql_types::Nullable<Text>, _>(partition.as_deref())
+    .bind::<diesel::sql_types::Nullable<Text>, _>(partition)
     .execute(c)?;
     Ok(())
 }
