@@ -109,10 +109,11 @@ pub fn insert_many(conn: &mut DbConn, calls: &[Call]) -> QueryResult<usize> {
     if calls.is_empty() {
         return Ok(0);
     }
-    // Per backend: diesel's batch insert is not on the connection enum.
+    // SQLite: a multi-row `VALUES`. PostgreSQL: one array a column, so one prepared
+    // statement serves every batch size (`store::bulk`).
     match conn {
         DbConn::Sqlite(c) => diesel::insert_into(calls::table).values(calls).execute(c),
-        DbConn::Postgres(c) => diesel::insert_into(calls::table).values(calls).execute(c),
+        DbConn::Postgres(c) => super::bulk::insert_calls(c, calls),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod activity;
 pub mod alerts;
 pub mod audit;
+mod bulk;
 pub mod call_days;
 pub mod call_order;
 pub mod calls;

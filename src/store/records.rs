@@ -58,10 +58,11 @@ pub fn insert_many(conn: &mut DbConn, rows: &[NewRecord<'_>]) -> QueryResult<usi
     if rows.is_empty() {
         return Ok(0);
     }
-    // Per backend: diesel's batch insert is not on the connection enum.
+    // SQLite: a multi-row `VALUES`. PostgreSQL: one array a column, so one prepared
+    // statement serves every batch size (`store::bulk`).
     match conn {
         DbConn::Sqlite(c) => diesel::insert_into(records::table).values(rows).execute(c),
-        DbConn::Postgres(c) => diesel::insert_into(records::table).values(rows).execute(c),
+        DbConn::Postgres(c) => super::bulk::insert_records(c, rows),
     }
 }
 
