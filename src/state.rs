@@ -169,18 +169,40 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        let work = self.reader_work(f).await?;
+        web::block(work).await?
+    }
+
+    /// [`AppState::db`], on `thread` instead of the blocking pool.
+    pub async fn db_on<T, F>(&self, thread: &crate::threads::OwnThread, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let work = self.reader_work(f).await?;
+        thread.run(work).await.ok_or(AppError::Unavailable)?
+    }
+
+    /// `f` on a connection of the pool, once a reader's place is free.
+    async fn reader_work<T, F>(
+        &self,
+        f: F,
+    ) -> AppResult<impl FnOnce() -> AppResult<T> + Send + 'static>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
         let waited = std::time::Instant::now();
         let place = tokio::time::timeout(READ_WAIT, self.readers.clone().acquire_owned())
             .await
             .map_err(|_| AppError::Unavailable)?
             .map_err(|_| AppError::Unavailable)?;
-        web::block(move || {
+        Ok(move || {
             let _place = place;
             let mut conn = pool.get()?;
             metrics.pool_wait(waited.elapsed());
             f(&mut conn)
         })
-        .await?
     }
 }

@@ -38,3 +38,68 @@ pub fn small_pages_only() {
         }
     }
 }
+
+/// A job for [`OwnThread`].
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread of its own for one kind of blocking work, run one job at a time. The
+/// allocator keeps a heap per thread and gives little back: work that allocates a
+/// lot at once (the SQLite index's jobs: an 8 MB hash each) on the blocking pool's
+/// threads left that much resident in each of them; here, in one.
+pub struct OwnThread {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl OwnThread {
+    /// Starts the thread, named `name`; it ends when this is dropped.
+    pub fn start(name: &str) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            // A job that panics fails alone (its caller gets `None`); the thread goes on.
+            .spawn(move || {
+                for job in queue {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on the thread; its result, or `None` if the thread is gone (or `f`
+    /// panicked).
+    pub async fn run<T, F>(&self, f: F) -> Option<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.send(job).ok()?;
+        result.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OwnThread;
+
+    #[test]
+    fn jobs_run_on_one_thread_and_a_panic_fails_alone() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let own = OwnThread::start("portico-test").unwrap();
+        let name = || std::thread::current().name().map(str::to_owned);
+        runtime.block_on(async {
+            assert_eq!(
+                own.run(name).await.flatten().as_deref(),
+                Some("portico-test")
+            );
+            let failed: Option<()> = own.run(|| panic!("a job's own failure")).await;
+            assert_eq!(failed, None);
+            assert_eq!(own.run(|| 2 + 2).await, Some(4), "the thread goes on");
+        });
+    }
+}

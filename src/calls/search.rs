@@ -1,8 +1,9 @@
 //! Keeping the payload search's index: on SQLite, records are added to it behind
 //! ingest, everything new each quarter of a second (up to 5,000 records a
 //! transaction), in the index's own file (`db::search_file`) on
-//! a reader's connection, beside the writer (ingest never waits for it); records
-//! deleted are forgotten there too. On PostgreSQL the database indexes as it
+//! a reader's connection, beside the writer (ingest never waits for it), on a
+//! thread of its own (`threads::OwnThread`: the memory of its jobs held once, not
+//! by each thread of the blocking pool); records deleted are forgotten there too. On PostgreSQL the database indexes as it
 //! inserts, and the index's pending entries are merged here, off the ingest path:
 //! the current week's every second, every week's every ten seconds. On both, the
 //! sample of payloads that steers a search is taken again as the records move.
@@ -11,8 +12,10 @@ use std::time::Duration;
 
 use actix_web::web;
 
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store;
+use crate::threads::OwnThread;
 
 /// How often the index is brought up to date.
 pub const EVERY: Duration = Duration::from_millis(250);
@@ -43,16 +46,46 @@ pub async fn index_forever(state: web::Data<AppState>) {
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "could not check the payload search index"),
     }
+    let own = match state.postgres {
+        true => None,
+        false => OwnThread::start("portico-index")
+            .inspect_err(|e| tracing::warn!(error = %e, "the payload index runs on the blocking pool: no thread of its own"))
+            .ok(),
+    };
+    let index = Index {
+        state: &state,
+        own: own.as_ref(),
+    };
     loop {
         tick.tick().await;
         rounds += 1;
-        if let Err(e) = round(&state, rounds, &mut merged).await {
+        if let Err(e) = round(&index, rounds, &mut merged).await {
             tracing::warn!(error = %e, "could not update the payload search index");
         }
     }
 }
 
-async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error::AppResult<()> {
+/// Where the index's jobs run: on SQLite, its own thread.
+struct Index<'a> {
+    state: &'a AppState,
+    own: Option<&'a OwnThread>,
+}
+
+impl Index<'_> {
+    async fn db<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut crate::db::DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.own {
+            Some(thread) => self.state.db_on(thread, f).await,
+            None => self.state.db(f).await,
+        }
+    }
+}
+
+async fn round(index: &Index<'_>, rounds: u64, merged: &mut bool) -> AppResult<()> {
+    let state = index.state;
     if state.postgres {
         // This week's partition every second; every partition every ten seconds (the
         // records loaded in bulk: an import, a restore, an upgrade moving rows across).
@@ -78,7 +111,7 @@ async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error
         }
         return Ok(());
     }
-    let forgotten = state
+    let forgotten = index
         .db(|conn| Ok(store::search::forget_deleted(conn, FORGET_PER_ROUND)?))
         .await?;
     let mut changed = !forgotten.is_empty();
@@ -89,7 +122,7 @@ async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error
             .await?;
     }
     for _ in 0..JOBS_PER_ROUND {
-        let added = state
+        let added = index
             .db(|conn| Ok(store::search::index_next(conn, PER_JOB)?))
             .await?;
         changed |= added > 0;
@@ -101,14 +134,14 @@ async fn round(state: &AppState, rounds: u64, merged: &mut bool) -> crate::error
         *merged = false;
     } else if !*merged {
         // Ingest is quiet: the segments it left are merged down, a few at a time.
-        *merged = !state
+        *merged = !index
             .db(|conn| Ok(store::search::merge_segments(conn, MERGE_PAGES)?))
             .await?;
     }
     // Before the lag is told: a search after the index caught up weighs its needle
     // against a sample of the records it finds.
-    state.db(|conn| Ok(store::search::resample(conn)?)).await?;
-    let lag = state.db(|conn| Ok(store::search::lag(conn)?)).await?;
+    index.db(|conn| Ok(store::search::resample(conn)?)).await?;
+    let lag = index.db(|conn| Ok(store::search::lag(conn)?)).await?;
     state.metrics.search_lag(lag);
     Ok(())
 }
