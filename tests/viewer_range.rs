@@ -41,16 +41,37 @@ async fn ids_in(admin: &Session, range: &str) -> Vec<i64> {
     ids
 }
 
-/// The ids `since..until` lies between (SQLite).
+/// The ids `since..until` lies between (SQLite): in one range, and in runs of
+/// consecutive blocks, newest first.
 async fn order_of(app: &TestApp, since: NaiveDateTime, until: NaiveDateTime) -> IdRange {
+    order_and_runs_of(app, since, until).await.0
+}
+
+async fn order_and_runs_of(
+    app: &TestApp,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+) -> (IdRange, Vec<IdRange>) {
     let url = DatabaseUrl::parse(&app.db_url).unwrap();
     tokio::task::spawn_blocking(move || {
         let pool = db::connect(&url, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        call_order::ids_within(&mut conn, Some(since), Some(until)).unwrap()
+        let (since, until) = (Some(since), Some(until));
+        (
+            call_order::ids_within(&mut conn, since, until).unwrap(),
+            call_order::runs_within(&mut conn, since, until).unwrap(),
+        )
     })
     .await
     .unwrap()
+}
+
+/// The ids of blocks `first..=last` after `BASE`.
+fn blocks(first: i64, last: i64) -> IdRange {
+    IdRange {
+        above: Some(BASE + first * BLOCK - 1),
+        below: Some(BASE + (last + 1) * BLOCK),
+    }
 }
 
 /// Writes the token's calls `(n, at)` straight into the database, call `n` under id
@@ -107,11 +128,10 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
     if app.backend == Backend::Sqlite {
         // The blocks of calls 2-3, 4-5, 6-7 and 10-11 meet the day; those of 1, 8-9
         // (until and after) and 12 do not.
-        let expect = IdRange {
-            above: Some(BASE + BLOCK - 1),
-            below: Some(BASE + 6 * BLOCK),
-        };
-        assert_eq!(order_of(&app, since, until).await, expect);
+        // A page reads the run of blocks 5 first, then that of 1-3 (block 4 is
+        // not read).
+        let expect = (blocks(1, 5), vec![blocks(5, 5), blocks(1, 3)]);
+        assert_eq!(order_and_runs_of(&app, since, until).await, expect);
         let later = (until + hour(3), until + hour(4));
         let none = IdRange {
             above: Some(0),
@@ -172,11 +192,8 @@ async fn a_time_range_is_exact_at_its_edges(app: TestApp) {
     ))
     .await;
     if app.backend == Backend::Sqlite {
-        let expect = IdRange {
-            above: Some(BASE + BLOCK - 1),
-            below: Some(BASE + 7 * BLOCK),
-        };
-        assert_eq!(order_of(&app, since, until).await, expect);
+        let expect = (blocks(1, 6), vec![blocks(5, 6), blocks(1, 3)]);
+        assert_eq!(order_and_runs_of(&app, since, until).await, expect);
     }
     assert_eq!(ids_in(&admin, &day_range).await, [12, 10, 7, 6, 4, 2]);
 }

@@ -73,3 +73,54 @@ pub fn ids_within(
         below: until.map(|_| (last + 1) * BLOCK),
     })
 }
+
+#[derive(QueryableByName)]
+struct Block {
+    #[diesel(sql_type = BigInt)]
+    block: i64,
+}
+
+/// Runs of the blocks meeting `since..until` read first, newest first, at most.
+const RUNS: usize = 4;
+
+/// The ids calls made in `since..until` lie between, as runs of consecutive blocks,
+/// newest first (SQLite, with a range; otherwise empty): a block whose calls are
+/// far apart in time (old calls written after new ones: an import, a clock set
+/// back) meets many ranges, and the one range of [`ids_within`] then spans every
+/// block between it and the range's own, whose calls a page by token would walk.
+/// Past [`RUNS`], the last run holds all the older blocks.
+pub fn runs_within(
+    conn: &mut DbConn,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+) -> QueryResult<Vec<IdRange>> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(Vec::new());
+    };
+    if since.is_none() && until.is_none() {
+        return Ok(Vec::new());
+    }
+    let blocks: Vec<Block> = diesel::sql_query(
+        "SELECT block FROM calls_spans \
+         WHERE (?1 IS NULL OR last_at >= ?1) AND (?2 IS NULL OR first_at < ?2) \
+         ORDER BY block DESC",
+    )
+    .bind::<Nullable<Timestamp>, _>(since)
+    .bind::<Nullable<Timestamp>, _>(until)
+    .load(c)?;
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for Block { block } in blocks {
+        let full = runs.len() == RUNS;
+        match runs.last_mut() {
+            Some((first, _)) if *first == block + 1 || full => *first = block,
+            _ => runs.push((block, block)),
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|(first, last)| IdRange {
+            above: Some(first * BLOCK - 1),
+            below: Some((last + 1) * BLOCK),
+        })
+        .collect())
+}

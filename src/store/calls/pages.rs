@@ -1,5 +1,6 @@
 //! Pages of calls, newest first: on PostgreSQL read over the newest days first
-//! (`store::call_days`).
+//! (`store::call_days`); on SQLite, a time range's over the runs of ids it meets,
+//! newest first (`store::call_order`).
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
@@ -8,6 +9,7 @@ use super::{Call, CallFilter, Matching};
 use crate::db::schema::calls;
 use crate::db::DbConn;
 use crate::store::call_days::{self, Written};
+use crate::store::call_order;
 
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
 pub fn page(
@@ -24,6 +26,23 @@ pub fn page(
         // walk of the log for the newest days to settle.
         Some(_) => return page_in(conn, &matching, before, limit, None),
         None => {}
+    }
+    // SQLite: the runs of ids the range meets, newest first, until the page is full.
+    let runs = call_order::runs_within(conn, f.since, f.until)?;
+    if runs.len() > 1 {
+        let mut rows: Vec<Call> = Vec::new();
+        for ids in runs {
+            let run = Matching {
+                ids,
+                ..matching.clone()
+            };
+            let left = limit - rows.len() as i64;
+            rows.extend(page_in(conn, &run, before, left, None)?);
+            if rows.len() as i64 >= limit {
+                break;
+            }
+        }
+        return Ok(rows);
     }
     // PostgreSQL: the newest days first, while they settle the page (`call_days`).
     let bounds = call_days::Bounds {
