@@ -144,7 +144,7 @@ pub fn stream(
     let started = producer.spawn(move || {
         // An export is background work: under load the CPU goes to ingest first.
         crate::threads::lower_priority();
-        let _running = (permit, metrics.export_started());
+        let running = (permit, metrics.export_started());
         let mut sink = Sink {
             buf: Vec::with_capacity(CHUNK),
             tx,
@@ -160,6 +160,10 @@ pub fn stream(
                 let _ = sink.tx.blocking_send(Err(e));
             }
         }
+        // The export is over (its place free, the gauge down) before its client sees
+        // the body end: a client that reads to the end then sees neither still held.
+        drop(running);
+        drop(sink);
     });
     if let Err(e) = started {
         tracing::error!(error = %e, "could not start an export thread");
