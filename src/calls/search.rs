@@ -3,7 +3,8 @@
 //! transaction), in the index's own file (`db::search_file`) on
 //! a reader's connection, beside the writer (ingest never waits for it), on a
 //! thread of its own (`threads::OwnThread`: the memory of its jobs held once, not
-//! by each thread of the blocking pool); records deleted are forgotten there too. On PostgreSQL the database indexes as it
+//! by each thread of the blocking pool); records deleted are forgotten there too.
+//! On PostgreSQL the database indexes as it
 //! inserts, and the index's pending entries are merged here, off the ingest path:
 //! the current week's every second, every week's every ten seconds. On both, the
 //! sample of payloads that steers a search is taken again as the records move.
