@@ -140,12 +140,33 @@ pub fn spans(conn: &mut DbConn) -> QueryResult<Vec<DaySpan>> {
 
 /// The windows to read a page in, the narrowest first, the last one holding every
 /// day the page may read; empty on SQLite, and when no day is known to hold calls
-/// (the page is then read with no window).
+/// (the page is then read with no window). A range within [`FIRST`] days is one
+/// window, its days', whether or not they hold calls.
 pub fn windows(conn: &mut DbConn, bounds: Bounds) -> QueryResult<Vec<Window>> {
     if !matches!(conn, DbConn::Postgres(_)) {
         return Ok(Vec::new());
     }
+    if let Some(whole) = short_range(bounds) {
+        return Ok(vec![whole]);
+    }
     Ok(windows_of(&spans(conn)?, bounds))
+}
+
+/// The one window of a time range within [`FIRST`] days: the days' bounds would only
+/// narrow it to the same days, so they are not read (a round trip a page saved).
+fn short_range(b: Bounds) -> Option<Window> {
+    let (since, until) = (b.since?, b.until?);
+    let first = since.date();
+    // The day of the range's last instant (`until` itself is outside it).
+    let last = (until - TimeDelta::microseconds(1)).date();
+    let days = (last - first).num_days() + 1;
+    (1..=FIRST as i64).contains(&days).then(|| Window {
+        since: first.and_hms_opt(0, 0, 0).expect("midnight exists"),
+        until: (last + TimeDelta::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists"),
+        older_last_id: None,
+    })
 }
 
 /// [`windows`] over the bounds `spans` (oldest first).
@@ -259,5 +280,27 @@ mod tests {
             r#""calls"."at" >= '2026-11-02 00:00:00' AND "calls"."at" < '2026-11-03 00:00:00'"#
         );
         assert!(windows_of(&[], Bounds::default()).is_empty());
+    }
+
+    #[test]
+    fn a_range_within_two_days_is_one_window_of_its_days() {
+        let range = |since: NaiveDateTime, until: NaiveDateTime| Bounds {
+            since: Some(since),
+            until: Some(until),
+            ..Bounds::default()
+        };
+        let noon = |n: u32| day(n).and_hms_opt(12, 0, 0).unwrap();
+        let whole = short_range(range(midnight(2), midnight(3))).unwrap();
+        assert_eq!((whole.since, whole.until), (midnight(2), midnight(3)));
+        assert!(whole.settles(&[], 50), "it holds every day of the range");
+        let two = short_range(range(noon(2), noon(3))).unwrap();
+        assert_eq!((two.since, two.until), (midnight(2), midnight(4)));
+        assert!(short_range(range(noon(2), noon(4))).is_none(), "three days");
+        assert!(short_range(range(noon(3), noon(2))).is_none(), "empty range");
+        let open = Bounds {
+            since: Some(midnight(2)),
+            ..Bounds::default()
+        };
+        assert!(short_range(open).is_none());
     }
 }
