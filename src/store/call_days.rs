@@ -296,7 +296,10 @@ mod tests {
         let two = short_range(range(noon(2), noon(3))).unwrap();
         assert_eq!((two.since, two.until), (midnight(2), midnight(4)));
         assert!(short_range(range(noon(2), noon(4))).is_none(), "three days");
-        assert!(short_range(range(noon(3), noon(2))).is_none(), "empty range");
+        assert!(
+            short_range(range(noon(3), noon(2))).is_none(),
+            "empty range"
+        );
         let open = Bounds {
             since: Some(midnight(2)),
             ..Bounds::default()
