@@ -1,5 +1,6 @@
-//! Cached access facts of the ingest path: endpoints by slug and what a presented
-//! token hash is on an (endpoint, method).
+//! Cached access facts of the ingest path (endpoints by slug and what a presented
+//! token hash is on an (endpoint, method)) and of the management API (whose a
+//! presented API key is).
 //!
 //! Every entry belongs to one access generation (`store::access`), which every change to
 //! endpoints, tokens and mappings raises in its own transaction. A request reads the
@@ -7,15 +8,21 @@
 //! anything is looked up, so a request sent after a change was acknowledged never
 //! decides on facts from before it, on this instance or any other sharing the
 //! database. Time-based rules (expiry, grace periods) are evaluated per request from
-//! the cached facts, never cached as decisions.
+//! the cached facts, never cached as decisions. Only keys and tokens that exist are
+//! cached; no secret is: entries are keyed by the hash, and an API key's entry holds
+//! its id, expiry and user (no password hash).
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::NaiveDateTime;
 
 use crate::domain::access::Presented;
 use crate::domain::contract::Contract;
 use crate::domain::endpoint::Method;
+use crate::domain::user::Actor;
 use crate::store::endpoints::EndpointRow;
 
 /// Beyond this many entries a map starts over (a flood of random tokens must not grow
@@ -28,11 +35,24 @@ pub type CredentialFacts = Arc<(Presented, Option<i64>)>;
 /// (endpoint id, method, token hash).
 pub type CredentialKey = (i64, Method, [u8; 32]);
 
+/// What an existing API key is: its id, when it expires, and its user as an actor.
+#[derive(Debug)]
+pub struct ApiKeyFacts {
+    pub key_id: i64,
+    pub expires_at: Option<NaiveDateTime>,
+    pub actor: Actor,
+    /// When its use was last recorded, in seconds since the epoch (as loaded, then
+    /// as this process records it).
+    pub used_at: AtomicI64,
+}
+
 #[derive(Default)]
 struct Inner {
     generation: Option<i64>,
     endpoints: HashMap<String, Option<Arc<EndpointRow>>>,
     credentials: HashMap<CredentialKey, CredentialFacts>,
+    /// By the key's hash.
+    api_keys: HashMap<[u8; 32], Arc<ApiKeyFacts>>,
     /// Compiled schemas by version id. A version never changes (a change is a new
     /// version, which the endpoint's row names), so these outlive generations.
     contracts: HashMap<i64, Arc<Contract>>,
@@ -89,6 +109,18 @@ impl AccessCache {
         self.at(generation)?.credentials.get(key).cloned()
     }
 
+    /// The API key hashing to `hash`, if cached at `generation`.
+    pub fn peek_api_key(&self, generation: i64, hash: &[u8; 32]) -> Option<Arc<ApiKeyFacts>> {
+        self.at(generation)?.api_keys.get(hash).cloned()
+    }
+
+    /// Keeps an existing API key's facts, loaded at `generation`.
+    pub fn keep_api_key(&self, generation: i64, hash: [u8; 32], facts: Arc<ApiKeyFacts>) {
+        if let Some(mut inner) = self.at(generation) {
+            insert(&mut inner.api_keys, hash, facts);
+        }
+    }
+
     /// The compiled schema version `id`, if compiled before.
     pub fn peek_contract(&self, id: i64) -> Option<Arc<Contract>> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,6 +147,7 @@ impl AccessCache {
             _ => {
                 inner.endpoints.clear();
                 inner.credentials.clear();
+                inner.api_keys.clear();
                 inner.generation = Some(generation);
                 Some(inner)
             }

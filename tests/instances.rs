@@ -1,7 +1,8 @@
 //! Several real instances of the binary on one PostgreSQL database: every limit
 //! holds across them as one instance would hold it (SPEC: "N instances together
-//! accept no more than one would"), and an access change through one holds on the
-//! next request to another. Runs when `PORTICO_TEST_POSTGRES_URL` is set.
+//! accept no more than one would"), and an access change (a token's, an API key's)
+//! through one holds on the next request to another. Runs when
+//! `PORTICO_TEST_POSTGRES_URL` is set.
 
 mod common;
 
@@ -143,6 +144,43 @@ async fn the_sign_in_throttle_holds_across_instances() {
     for app in [&app_a, &app_b] {
         assert_eq!(sign_in(app, ADMIN_PASSWORD).await, 429);
     }
+}
+
+/// An API key known to both instances (each has it cached) is revoked, and its
+/// user's role changed, through one: the other holds to it on the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_changes_through_one_instance_hold_on_the_next_request_to_another() {
+    let Some((_a, _b, app_a, app_b)) = pair(&[]).await else {
+        return;
+    };
+    let (admin, analyst) = app_a.analyst().await;
+    let mut keys = Vec::new();
+    for session in [&admin, &analyst] {
+        let res = session.post("/me/api-keys", json!({"name": "ops"})).await;
+        let created: serde_json::Value = res.json().await.unwrap();
+        keys.push(created);
+    }
+    let value = |i: usize| keys[i]["key"].as_str().unwrap().to_owned();
+    for app in [&app_a, &app_b] {
+        assert_eq!(app.me_by_key(&value(0)).await.0, 200);
+        assert_eq!(app.me_by_key(&value(1)).await.1["role"], "analyst");
+    }
+    let users: Vec<serde_json::Value> = admin.get("/users").await.json().await.unwrap();
+    let ana = users.iter().find(|u| u["username"] == "ana").unwrap()["id"].clone();
+    let res = admin
+        .patch(&format!("/users/{ana}"), json!({"role": "admin"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app_b.me_by_key(&value(1)).await.1["role"], "admin");
+
+    // Cached again on B, then revoked through A.
+    assert_eq!(app_b.me_by_key(&value(0)).await.0, 200);
+    let res = admin
+        .delete(&format!("/me/api-keys/{}", keys[0]["id"]))
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app_b.me_by_key(&value(0)).await.0, 401);
+    assert_eq!(app_a.me_by_key(&value(0)).await.0, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

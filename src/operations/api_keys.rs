@@ -6,8 +6,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use super::input::{field, moment};
 use super::{change, read};
+use crate::access_cache::ApiKeyFacts;
 use crate::domain::audit::Action;
 use crate::domain::text::Name;
 use crate::domain::token::TokenValue;
@@ -128,6 +132,8 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
         if store::users::delete_api_key(tx.conn, user_id, id)? == 0 {
             return Err(AppError::not_found("api key"));
         }
+        // Cached keys are dropped: it is refused on the next request everywhere.
+        tx.access_changed();
         tx.audit(
             Action::ApiKeyDelete,
             Some(id),
@@ -138,27 +144,66 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
     .await
 }
 
-/// The user behind a presented key that is not expired (marking it used).
+/// The user behind a presented key that is not expired (marking it used), as of an
+/// access generation read after the request arrived: from the access cache when it
+/// holds the key, else from the database. Revoking a key and changing or deleting a
+/// user raise the generation, so each holds on the next request on every instance;
+/// expiry is checked on every request.
 pub async fn authenticate(state: &AppState, value: &TokenValue) -> AppResult<Actor> {
     let now = state.clock.now();
     let hash = value.hash();
-    let (key, user) = read(state, move |conn| {
-        let found = store::users::find_api_key(conn, &hash, now)?;
-        found
-            .filter(|(key, _)| hash.matches(&key.key_hash))
-            .ok_or_else(AppError::unauthenticated)
-    })
-    .await?;
-    if key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
-        let id = key.id;
-        state
-            .writer
-            .write(move |conn| Ok(store::users::touch_api_key(conn, id, now)?))
+    let generation = state.access_generation.current().await?;
+    let cache = &state.access_cache;
+    let facts = match cache.peek_api_key(generation, &hash.to_array()) {
+        Some(facts) => facts,
+        None => {
+            let key = hash.to_array();
+            let (row, user) = read(state, move |conn| {
+                let found = store::users::find_api_key(conn, &hash, now)?;
+                found
+                    .filter(|(key, _)| hash.matches(&key.key_hash))
+                    .ok_or_else(AppError::unauthenticated)
+            })
             .await?;
+            let facts = Arc::new(ApiKeyFacts {
+                key_id: row.id,
+                expires_at: row.expires_at,
+                actor: Actor {
+                    user_id: user.id,
+                    username: user.username,
+                    role: user.role,
+                },
+                used_at: AtomicI64::new(row.last_used_at.map_or(NEVER, seconds)),
+            });
+            cache.keep_api_key(generation, key, facts.clone());
+            facts
+        }
+    };
+    if facts.expires_at.is_some_and(|at| at <= now) {
+        return Err(AppError::unauthenticated());
     }
-    Ok(Actor {
-        user_id: user.id,
-        username: user.username,
-        role: user.role,
-    })
+    record_use(state, &facts, now).await?;
+    Ok(facts.actor.clone())
+}
+
+/// [`ApiKeyFacts::used_at`] of a key never used.
+const NEVER: i64 = i64::MIN;
+
+fn seconds(at: NaiveDateTime) -> i64 {
+    at.and_utc().timestamp()
+}
+
+/// Records when `facts`' key was used, once per [`TOUCH_EVERY`].
+async fn record_use(state: &AppState, facts: &ApiKeyFacts, now: NaiveDateTime) -> AppResult<()> {
+    let used = facts.used_at.load(Ordering::Relaxed);
+    if seconds(now).saturating_sub(used) <= TOUCH_EVERY.num_seconds() {
+        return Ok(());
+    }
+    facts.used_at.store(seconds(now), Ordering::Relaxed);
+    let id = facts.key_id;
+    state
+        .writer
+        .write(move |conn| Ok(store::users::touch_api_key(conn, id, now)?))
+        .await?;
+    Ok(())
 }

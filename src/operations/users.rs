@@ -167,6 +167,8 @@ pub async fn update(
         if hash.is_some() {
             store::users::delete_sessions_of(tx.conn, id)?;
         }
+        // Their API keys carry the role: cached keys are dropped.
+        tx.access_changed();
         tx.audit(
             Action::UserUpdate,
             Some(id),
@@ -199,6 +201,8 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
             ));
         }
         store::users::delete(tx.conn, id)?;
+        // Their API keys go with them: cached keys are dropped.
+        tx.access_changed();
         tx.audit(
             Action::UserDelete,
             Some(id),

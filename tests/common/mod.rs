@@ -348,6 +348,18 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// `GET /api/v1/me` with the API key `key`: its status and body.
+    pub async fn me_by_key(&self, key: &str) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .get(self.url("/api/v1/me"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Logs in as `username` with `password`.
     pub async fn login_as(&self, username: &str, password: &str) -> Session {
         let client = reqwest::Client::builder()
