@@ -154,10 +154,10 @@ pub async fn authenticate(state: &AppState, value: &TokenValue) -> AppResult<Act
     let hash = value.hash();
     let generation = state.access_generation.current().await?;
     let cache = &state.access_cache;
-    let facts = match cache.peek_api_key(generation, &hash.to_array()) {
+    let hashed = hash.to_array();
+    let facts = match cache.peek_api_key(generation, &hashed) {
         Some(facts) => facts,
         None => {
-            let key = hash.to_array();
             let (row, user) = read(state, move |conn| {
                 let found = store::users::find_api_key(conn, &hash, now)?;
                 found
@@ -175,7 +175,7 @@ pub async fn authenticate(state: &AppState, value: &TokenValue) -> AppResult<Act
                 },
                 used_at: AtomicI64::new(row.last_used_at.map_or(NEVER, seconds)),
             });
-            cache.keep_api_key(generation, key, facts.clone());
+            cache.keep_api_key(generation, hashed, facts.clone());
             facts
         }
     };

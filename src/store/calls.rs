@@ -164,6 +164,8 @@ pub struct Matching<'f> {
     text: Option<TextMatch>,
     /// The ids its time range's calls lie between (SQLite: see `call_order`).
     ids: super::call_order::IdRange,
+    /// The same as runs of blocks, newest first, that a page reads in turn.
+    runs: Vec<super::call_order::IdRange>,
 }
 
 impl<'f> Matching<'f> {
@@ -189,8 +191,13 @@ impl<'f> Matching<'f> {
                 })
             }
         };
-        let ids = super::call_order::ids_within(conn, filter.since, filter.until)?;
-        Ok(Self { filter, text, ids })
+        let placed = super::call_order::placed(conn, filter.since, filter.until)?;
+        Ok(Self {
+            filter,
+            text,
+            ids: placed.hull,
+            runs: placed.runs,
+        })
     }
 
     /// How many records the payload search found, when the index found them all

@@ -1,6 +1,6 @@
 //! Pages of calls, newest first: on PostgreSQL read over the newest days first
 //! (`store::call_days`); on SQLite, a time range's over the runs of ids it meets,
-//! newest first (`store::call_order`).
+//! newest first (`store::call_order`, read once by `Matching::resolve`).
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
@@ -9,7 +9,6 @@ use super::{Call, CallFilter, Matching};
 use crate::db::schema::calls;
 use crate::db::DbConn;
 use crate::store::call_days::{self, Written};
-use crate::store::call_order;
 
 /// Newest first; `before` is the keyset cursor (the last id of the previous page).
 pub fn page(
@@ -28,10 +27,9 @@ pub fn page(
         None => {}
     }
     // SQLite: the runs of ids the range meets, newest first, until the page is full.
-    let runs = call_order::runs_within(conn, f.since, f.until)?;
-    if runs.len() > 1 {
+    if matching.runs.len() > 1 {
         let mut rows: Vec<Call> = Vec::new();
-        for ids in runs {
+        for &ids in &matching.runs {
             let run = Matching {
                 ids,
                 ..matching.clone()
