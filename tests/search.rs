@@ -178,6 +178,45 @@ async fn a_needle_of_common_trigrams_is_found_in_an_old_record(app: TestApp) {
     assert_eq!(found(&f.admin, "abab").await, [newest, old]);
 }
 
+/// The calls of a record a search finds are found whenever they were made: its
+/// POST, a read by an instance whose clock is hours behind the one that stored it,
+/// and a read days later (PostgreSQL reads only the days since the oldest record
+/// found, less a day for such clocks).
+async fn the_calls_of_a_found_record_are_found_whenever_they_were_made(app: TestApp) {
+    let f = app.mapped("orders", json!({}), &["shop-app"]).await;
+    let other = push(&app, &f, json!({"order": "ord-31336"})).await;
+    let id = push(&app, &f, json!({"order": "ord-31337"})).await;
+    let read = || async {
+        let res = app
+            .client
+            .get(app.url(&format!("/e/orders/{id}")))
+            .bearer_auth(f.value(0))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    };
+    app.clock.advance(chrono::TimeDelta::hours(-3));
+    read().await;
+    app.clock.advance(chrono::TimeDelta::days(3));
+    read().await;
+    indexed(&app).await;
+    // (The session of three days ago has lapsed.)
+    let admin = app.admin().await;
+    assert_eq!(found(&admin, "ord-31337").await, [id, id, id]);
+    assert_eq!(found(&admin, "ord-3133").await, [id, id, id, other]);
+    // The chart of the search counts them too.
+    let day =
+        |d: i64| (chrono::Utc::now() + chrono::TimeDelta::days(d)).format("%Y-%m-%dT00:00:00Z");
+    let (since, until) = (day(-1), day(5));
+    let chart = admin
+        .read(&format!(
+            "/stats?bucket=day&q=ord-31337&since={since}&until={until}"
+        ))
+        .await;
+    assert_eq!(chart["series"][0]["total"], 3, "{chart}");
+}
+
 /// In every sixth payload: common enough that the newest records are read directly
 /// (20,000 of them), fewer than the index hands over at once (4,000 in all).
 const TICKS: &str = "CASE WHEN n % 6 = 0 THEN '{\"n\":' || n || ',\"tag\":\"tick\"}' \
@@ -238,6 +277,7 @@ async fn a_rare_needle_with_more_matches_than_asked_gives_the_newest(app: TestAp
             portico::store::search::matching_records(&mut conn, "zebra", &pattern, limit)
                 .unwrap()
                 .unwrap()
+                .ids
         };
         (ask(100), ask(10), ask(60))
     })
@@ -410,4 +450,8 @@ on_each_backend!(
 on_each_backend!(
     the_sample_follows_the_records_test,
     the_sample_follows_the_records
+);
+on_each_backend!(
+    the_calls_of_a_found_record_are_found_whenever_they_were_made_test,
+    the_calls_of_a_found_record_are_found_whenever_they_were_made
 );

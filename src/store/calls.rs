@@ -141,6 +141,9 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Call> {
 /// Matching records looked up in the payload index at most; beyond, the calls are
 /// walked and each checked against its record.
 const SEARCH_CANDIDATES: i64 = 5_000;
+/// How much earlier than its record a call of it may be stamped: an instance whose
+/// clock is behind the one that stored the record may read it.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 /// A condition on calls, boxed so the page, the extent and the statistics of one
 /// view apply the very same one.
@@ -150,8 +153,12 @@ type Predicate<'f> =
 /// How the payload search of a filter is answered.
 #[derive(Debug, Clone)]
 enum TextMatch {
-    /// The calls of these records (the index found them all).
-    Records(Vec<i64>),
+    /// The calls of these records (the index found them all), made at or after
+    /// `since` when that is known.
+    Records {
+        ids: Vec<i64>,
+        since: Option<NaiveDateTime>,
+    },
     /// Each call's record checked against this `LIKE` pattern.
     Check(String),
 }
@@ -176,7 +183,10 @@ impl<'f> Matching<'f> {
             None => None,
             // No payload holds a NUL (JSON writes it `\u0000`), and PostgreSQL
             // refuses it in any text it is sent: nothing matches.
-            Some(text) if text.contains('\0') => Some(TextMatch::Records(Vec::new())),
+            Some(text) if text.contains('\0') => Some(TextMatch::Records {
+                ids: Vec::new(),
+                since: None,
+            }),
             Some(text) => {
                 let needle = text.to_lowercase();
                 let pattern = super::like_pattern(&needle);
@@ -186,7 +196,12 @@ impl<'f> Matching<'f> {
                 let found =
                     super::search::matching_records(conn, &needle, &pattern, SEARCH_CANDIDATES)?;
                 Some(match found {
-                    Some(ids) if (ids.len() as i64) < SEARCH_CANDIDATES => TextMatch::Records(ids),
+                    Some(found) if (found.ids.len() as i64) < SEARCH_CANDIDATES => {
+                        TextMatch::Records {
+                            ids: found.ids,
+                            since: found.oldest.map(|at| at - CLOCK_SKEW),
+                        }
+                    }
                     _ => TextMatch::Check(pattern),
                 })
             }
@@ -204,7 +219,7 @@ impl<'f> Matching<'f> {
     /// (the calls are theirs).
     pub fn records_found(&self) -> Option<usize> {
         match &self.text {
-            Some(TextMatch::Records(ids)) => Some(ids.len()),
+            Some(TextMatch::Records { ids, .. }) => Some(ids.len()),
             _ => None,
         }
     }
@@ -268,15 +283,17 @@ impl<'f> Matching<'f> {
         match &self.text {
             None => None,
             // No record matches: said so, and the database reads no call at all.
-            Some(TextMatch::Records(ids)) if ids.is_empty() => {
+            Some(TextMatch::Records { ids, .. }) if ids.is_empty() => {
                 Some(Box::new(diesel::dsl::sql::<Nullable<Bool>>("FALSE")))
             }
-            Some(TextMatch::Records(ids)) => Some(Box::new(
-                calls::record_id
-                    .assume_not_null()
-                    .eq_any(ids.clone())
-                    .nullable(),
-            )),
+            Some(TextMatch::Records { ids, since }) => {
+                let theirs = calls::record_id.assume_not_null().eq_any(ids.clone());
+                Some(match since {
+                    // PostgreSQL: only the days since the oldest record are read.
+                    Some(since) => Box::new(theirs.and(calls::at.ge(*since)).nullable()),
+                    None => Box::new(theirs.nullable()),
+                })
+            }
             Some(TextMatch::Check(pattern)) => {
                 // (`OFFSET 0` keeps PostgreSQL from joining with every matching
                 // record, `|| ''` from asking the trigram index.)

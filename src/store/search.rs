@@ -24,14 +24,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use diesel::connection::SimpleConnection;
-use diesel::{PgConnection, SqliteConnection};
+use diesel::SqliteConnection;
 
-use crate::db::schema::records;
 use crate::db::{search_file, DbConn};
 
 mod plan;
-
-use super::calls::lower;
+mod postgres;
 
 #[derive(QueryableByName)]
 struct Id {
@@ -56,12 +54,19 @@ struct Sampled {
 
 pub use plan::MIN_NEEDLE;
 use plan::{pg_usable, plan, Plan};
+pub use postgres::merge_pending;
+
+/// The records a payload search found, newest first.
+pub struct Found {
+    pub ids: Vec<i64>,
+    /// When the oldest of them was received (PostgreSQL: it bounds the days their
+    /// calls lie in).
+    pub oldest: Option<chrono::NaiveDateTime>,
+}
 
 /// The newest records read directly before the index is asked (when the needle is
 /// common).
 const RECENT: i64 = 20_000;
-/// PostgreSQL: how long a search's candidate query may run.
-const PG_TIMEOUT_MS: u32 = 10_000;
 /// Payloads sampled, spread evenly over every record, to tell which of a needle's
 /// trigrams are rare (and whether the needle itself is common); kept in
 /// `records_search_sample` by [`resample`].
@@ -79,7 +84,7 @@ pub fn matching_records(
     needle: &str,
     pattern: &str,
     limit: i64,
-) -> QueryResult<Option<Vec<i64>>> {
+) -> QueryResult<Option<Found>> {
     if needle.chars().count() < MIN_NEEDLE {
         return Ok(None);
     }
@@ -95,11 +100,11 @@ pub fn matching_records(
             None => Ok(None),
             Some(plan) => c
                 .transaction(|c| sqlite_matching(c, &plan, pattern, limit))
-                .map(Some),
+                .map(|ids| Some(Found { ids, oldest: None })),
         },
         DbConn::Postgres(c) => match plan(needle, &sample, pg_usable) {
             Some(plan) if !plan.common && !plan.grams.is_empty() => {
-                pg_matching(c, &plan, pattern, limit).map(Some)
+                postgres::matching(c, &plan, pattern, limit).map(Some)
             }
             _ => Ok(None),
         },
@@ -178,81 +183,6 @@ fn indexed(
         .bind::<Text, _>(pattern)
         .bind::<BigInt, _>(limit)
         .load(c)
-}
-
-/// PostgreSQL: the trigram index asked for the trigrams `plan` picked, each
-/// candidate checked against the whole pattern. When they are rare, that is all;
-/// when none is, the newest records are read directly first (a term in many
-/// payloads fills the answer from them: the index would hand over every match to
-/// sort), then the index is asked for the whole pattern.
-fn pg_matching(
-    c: &mut PgConnection,
-    plan: &Plan,
-    pattern: &str,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    c.transaction(|c| {
-        // A search never holds a connection for long: past this, it fails (503)
-        // instead of starving the pool.
-        diesel::sql_query(format!("SET LOCAL statement_timeout = {}", PG_TIMEOUT_MS))
-            .execute(c)?;
-        if plan.narrow {
-            return pg_narrow(c, plan, pattern, limit);
-        }
-        let recent: Vec<Id> = diesel::sql_query(
-            "SELECT id FROM (SELECT id, data FROM records ORDER BY id DESC LIMIT $3) r \
-             WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
-        )
-        .bind::<Text, _>(pattern)
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(RECENT)
-        .load(c)?;
-        if recent.len() as i64 >= limit {
-            return Ok(recent.into_iter().map(|r| r.id).collect());
-        }
-        let all: Vec<Id> = diesel::sql_query(
-            "SELECT id FROM records WHERE lower(data) LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2",
-        )
-        .bind::<Text, _>(pattern)
-        .bind::<BigInt, _>(limit)
-        .load(c)?;
-        Ok(all.into_iter().map(|r| r.id).collect())
-    })
-}
-
-/// The records holding every one of `plan`'s (rare) trigrams, newest first, each
-/// checked against the whole pattern: `LIKE '%abc%'` is exactly the trigram `abc`,
-/// and with `|| ''` the whole pattern is no index condition, whose every trigram
-/// (`rea`, `ead`, ... in every payload) the index would walk.
-///
-/// Planning this over every day's partition costs more than running it, so the
-/// statement is kept (prepared once per connection, one per number of trigrams)
-/// and, with three trigrams, run by its generic plan: three rare trigrams select
-/// few records in any estimate, so that plan is the bitmap of the index. With
-/// fewer, each search is planned with the statistics, which tell a rare trigram
-/// from a common one (and the index from walking the newest records).
-fn pg_narrow(
-    c: &mut PgConnection,
-    plan: &Plan,
-    pattern: &str,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    if plan.grams.len() >= 3 {
-        diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan").execute(c)?;
-    }
-    let mut q = records::table.select(records::id).into_boxed();
-    for gram in &plan.grams {
-        q = q.filter(lower(records::data).like(format!("%{gram}%")));
-    }
-    q.filter(
-        lower(records::data)
-            .concat("")
-            .like(pattern.to_owned())
-            .escape('\\'),
-    )
-    .order(records::id.desc())
-    .limit(limit)
-    .load(c)
 }
 
 /// Adds up to `limit` records after the indexed ones to the SQLite index, in one
@@ -470,25 +400,4 @@ pub fn lag(conn: &mut DbConn) -> QueryResult<i64> {
     )
     .get_result(c)?;
     Ok(row.id.max(0))
-}
-
-/// Merges the pending entries of the PostgreSQL index on the records of `partition`
-/// (`None`: of every partition) into the index proper, off the ingest path: an
-/// insert that overflowed the pending list would otherwise merge it itself, and a
-/// search reads the whole pending list of every partition it asks (rows loaded in
-/// bulk, straight into old days, leave up to 4 MB in each). Nothing on SQLite.
-pub fn merge_pending(conn: &mut DbConn, partition: Option<&str>) -> QueryResult<()> {
-    let DbConn::Postgres(c) = conn else {
-        return Ok(());
-    };
-    diesel::sql_query(
-        "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i \
-         JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid \
-         JOIN pg_am a ON a.oid = x.relam JOIN pg_inherits h ON h.inhrelid = t.oid \
-         WHERE h.inhparent = 'records'::regclass AND a.amname = 'gin' \
-         AND ($1::text IS NULL OR t.relname = $1)",
-    )
-    .bind::<diesel::sql_types::Nullable<Text>, _>(partition)
-    .execute(c)?;
-    Ok(())
 }

@@ -32,11 +32,10 @@ struct Weighed {
 
 /// The plan for `needle` (lowercased) given `sample` (lowercased payloads), among
 /// the trigrams `usable` accepts; `None` for a needle shorter than [`MIN_NEEDLE`].
-/// Trigrams in at most a sixteenth of the sample count as rare: up to
-/// [`MAX_TRIGRAMS`] of them are looked up, those sharing the fewest characters with
-/// the ones already picked first (overlapping ones narrow little more), then the
-/// rarest. When none is rare, the least common ones are. The sample only steers
-/// the cost: every candidate is checked against its payload.
+/// Trigrams in at most a sixteenth of the sample count as rare, and a few of them
+/// are looked up ([`pick`]); when none is rare, a few of the least common ones are.
+/// The sample only steers the cost: every candidate is checked against its
+/// payload.
 pub fn plan(needle: &str, sample: &[String], usable: impl Fn(&str) -> bool) -> Option<Plan> {
     let chars: Vec<char> = needle.chars().collect();
     if chars.len() < MIN_NEEDLE {
@@ -63,24 +62,11 @@ pub fn plan(needle: &str, sample: &[String], usable: impl Fn(&str) -> bool) -> O
         .filter(|w| w.seen * 16 <= sample.len())
         .collect();
     let narrow = !rare.is_empty();
-    let mut left = match rare.is_empty() {
+    let left = match rare.is_empty() {
         true => weighed.iter().collect(),
         false => rare,
     };
-    let mut picked: Vec<&Weighed> = Vec::new();
-    while picked.len() < MAX_TRIGRAMS && !left.is_empty() {
-        // Characters shared with the trigrams picked so far.
-        let shared = |w: &Weighed| -> usize {
-            picked
-                .iter()
-                .map(|p| 3usize.saturating_sub(p.at.abs_diff(w.at)))
-                .sum()
-        };
-        let best = (0..left.len())
-            .min_by_key(|&i| (shared(left[i]), left[i].seen, left[i].at))
-            .unwrap_or(0);
-        picked.push(left.remove(best));
-    }
+    let mut picked = pick(left);
     picked.sort_by_key(|w| w.at);
     let found = sample.iter().filter(|d| d.contains(needle)).count();
     Some(Plan {
@@ -88,6 +74,43 @@ pub fn plan(needle: &str, sample: &[String], usable: impl Fn(&str) -> bool) -> O
         narrow,
         grams: picked.into_iter().map(|w| w.gram.clone()).collect(),
     })
+}
+
+/// Up to [`MAX_TRIGRAMS`] of `left`: those sharing the fewest characters with the
+/// ones already picked first (overlapping ones narrow little more), then the
+/// rarer, counting within 4 of each other in the sample as alike, then those of
+/// letters and digits only (a trigram with punctuation or a space holds less of
+/// the payload's content: `:99` is any value starting with 99, three times as
+/// common as `999` among numbers), then the rarest and the first. Never one whose
+/// every character is in those picked, nor, once two are, one adding a single
+/// character: each costs a walk of its posting list, and narrows little more.
+fn pick(mut left: Vec<&Weighed>) -> Vec<&Weighed> {
+    let mut picked: Vec<&Weighed> = Vec::new();
+    while picked.len() < MAX_TRIGRAMS {
+        let covered = |w: &Weighed| -> usize {
+            (w.at..w.at + 3)
+                .filter(|i| picked.iter().any(|p| (p.at..p.at + 3).contains(i)))
+                .count()
+        };
+        let most = if picked.len() < 2 { 2 } else { 1 };
+        left.retain(|w| covered(w) <= most);
+        // Characters shared with the trigrams picked so far.
+        let shared = |w: &Weighed| -> usize {
+            picked
+                .iter()
+                .map(|p| 3usize.saturating_sub(p.at.abs_diff(w.at)))
+                .sum()
+        };
+        let punctuation = |w: &Weighed| w.gram.chars().filter(|c| !c.is_alphanumeric()).count();
+        let Some(best) = (0..left.len()).min_by_key(|&i| {
+            let w = left[i];
+            (shared(w), w.seen / 4, punctuation(w), w.seen, w.at)
+        }) else {
+            break;
+        };
+        picked.push(left.remove(best));
+    }
+    picked
 }
 
 impl Plan {
@@ -138,7 +161,8 @@ mod tests {
                 grams: vec!["ord".into()]
             })
         );
-        assert_eq!(query("ord-1", &[]), "\"ord\" AND \"rd-\" AND \"d-1\"");
+        // `rd-` lies within `ord` and `d-1`.
+        assert_eq!(query("ord-1", &[]), "\"ord\" AND \"d-1\"");
         assert_eq!(query("a\"bc", &[]), "\"a\"\"b\" AND \"\"\"bc\"");
         // Not overlapping first: the first, the fourth and the seventh trigram.
         assert_eq!(query("abcdefghi", &[]), "\"abc\" AND \"def\" AND \"ghi\"");
@@ -157,23 +181,30 @@ mod tests {
             ],
             64,
         );
+        // Of the rare ones: letters and digits before punctuation (`:99`, `83,`),
+        // and `998` lies within `999` and `983`.
         let p = plan(r#""reading":999983,"#, &sample, |_| true).unwrap();
         assert!(!p.common);
-        assert_eq!(
-            p.fts_query(str::to_owned),
-            "\":99\" AND \"998\" AND \"83,\""
-        );
+        assert_eq!(p.fts_query(str::to_owned), "\"999\" AND \"983\"");
         // PostgreSQL: only letters and digits, each within a word.
+        // `998` lies within `999` and `983`.
         let p = plan(r#""reading":999983,"#, &sample, pg_usable).unwrap();
-        assert_eq!(p.grams, ["999", "998", "983"]);
+        assert_eq!(p.grams, ["999", "983"]);
         // Nothing in the sample: spread over the needle.
-        assert_eq!(query("zqxjkv", &sample), "\"zqx\" AND \"qxj\" AND \"jkv\"");
+        assert_eq!(query("zqxjkv", &sample), "\"zqx\" AND \"jkv\"");
     }
 
     #[test]
     fn postgresql_looks_up_trigrams_of_letters_and_digits_only() {
+        // `234` would add a single character to `ord` and `123`.
         let p = plan("ord-1234", &[], pg_usable).unwrap();
-        assert_eq!(p.grams, ["ord", "123", "234"]);
+        assert_eq!(p.grams, ["ord", "123"]);
+        assert_eq!(
+            plan("ord-12345", &[], pg_usable).unwrap().grams,
+            ["ord", "123", "345"]
+        );
+        // Two overlapping ones, when they are all there is.
+        assert_eq!(plan("abcd", &[], pg_usable).unwrap().grams, ["abc", "bcd"]);
         assert!(plan("\":\"", &[], pg_usable).unwrap().grams.is_empty());
         assert!(plan("été", &[], pg_usable).unwrap().grams.is_empty());
     }
