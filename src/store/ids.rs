@@ -1,7 +1,9 @@
 //! Ids the writer assigns itself when it inserts many rows in one statement (so it
 //! knows which id each row got without relying on the order of `RETURNING`).
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::DbConn;
@@ -46,14 +48,36 @@ pub fn reserve(conn: &mut DbConn, table: Numbered, n: usize) -> QueryResult<Vec<
             .get_result(c)?;
             Ok((last.id + 1..=last.id + count).collect())
         }
-        DbConn::Postgres(c) => {
-            let ids: Vec<Id> = diesel::sql_query(format!(
-                "SELECT nextval(pg_get_serial_sequence('{}', 'id')) AS id FROM generate_series(1, $1)",
-                table.table()
-            ))
-            .bind::<BigInt, _>(count)
-            .load(c)?;
-            Ok(ids.into_iter().map(|i| i.id).collect())
-        }
+        DbConn::Postgres(c) => Reserve { table, count }.load(c),
     }
 }
+
+/// PostgreSQL's ids from the table's sequence: a statement of fixed text for each
+/// table (the count a bind), so the connection keeps it prepared, where
+/// `sql_query` parses and plans it on every batch.
+struct Reserve {
+    table: Numbered,
+    count: i64,
+}
+
+impl QueryId for Reserve {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Reserve {
+    type SqlType = BigInt;
+}
+
+impl QueryFragment<Pg> for Reserve {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT nextval(pg_get_serial_sequence('");
+        out.push_sql(self.table.table());
+        out.push_sql("', 'id')) FROM generate_series(1, ");
+        out.push_bind_param::<BigInt, _>(&self.count)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for Reserve {}
