@@ -39,11 +39,7 @@ pub fn find(
     endpoint_id: i64,
     method: Method,
 ) -> QueryResult<Option<MappingRow>> {
-    let rows: Vec<MappingRow> = mappings::table
-        .filter(mappings::token_id.eq(token_id))
-        .select(MappingRow::as_select())
-        .load(conn)?;
-    Ok(rows
+    Ok(of_token(conn, token_id)?
         .into_iter()
         .find(|m| m.endpoint_id == endpoint_id && m.method == method))
 }
